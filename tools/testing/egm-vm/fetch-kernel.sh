@@ -1,0 +1,76 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Fetch Debian's linux-source-7.3 into $EGM_CACHE through a private apt
+# configuration. The mirror is read from this machine's own apt sources so
+# that no host name is ever written into the repository.
+set -euo pipefail
+
+cache=${EGM_CACHE:-$HOME/.cache/egm}
+pkg=${EGM_KERNEL_PKG:-linux-source-7.3}
+suites=${EGM_KERNEL_SUITES:-"trixie-backports trixie sid"}
+apt_dir=$cache/apt
+
+die() { echo "fetch-kernel: $*" >&2; exit 1; }
+
+mirror_uri() {
+	local f uri
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -r "$f" ] || continue
+		uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' "$f")
+		[ -n "$uri" ] && { echo "${uri%/}"; return; }
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -r "$f" ] || continue
+		uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { print $i; exit } }' "$f")
+		[ -n "$uri" ] && { echo "${uri%/}"; return; }
+	done
+}
+
+if [ -s "$cache/kernel-version" ] && [ -s "$cache/$(cat "$cache/kernel-version").tar.xz" ]; then
+	exit 0
+fi
+
+mirror=$(mirror_uri)
+[ -n "$mirror" ] || die "no Debian mirror found in /etc/apt; cannot fetch $pkg"
+
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/etc/preferences.d"
+: > "$apt_dir/status"
+{
+	for s in $suites; do
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $s main"
+	done
+} > "$apt_dir/etc/sources.list"
+
+aptopts=(-o Dir::Etc::sourcelist="$apt_dir/etc/sources.list"
+	 -o Dir::Etc::sourceparts=-
+	 -o Dir::Etc::preferencesparts="$apt_dir/etc/preferences.d"
+	 -o Dir::State::Lists="$apt_dir/lists"
+	 -o Dir::State::status="$apt_dir/status"
+	 -o Dir::Cache="$apt_dir"
+	 -o Dir::Cache::archives="$apt_dir/archives"
+	 -o APT::Get::List-Cleanup=0
+	 -o Debug::NoLocking=1
+	 -o Acquire::Languages=none)
+
+echo "fetch-kernel: updating private package lists ($suites)"
+apt-get "${aptopts[@]}" -q update >"$apt_dir/update.log" 2>&1 ||
+	die "apt-get update failed, see $apt_dir/update.log"
+
+ver=$(apt-cache "${aptopts[@]}" madison "$pkg" | awk -F'|' '{ gsub(/ /, "", $2); print $2; exit }')
+[ -n "$ver" ] || die "$pkg is not available from the configured suites"
+
+echo "fetch-kernel: downloading $pkg $ver"
+(cd "$apt_dir/archives" && apt-get "${aptopts[@]}" -q download "$pkg=$ver") ||
+	die "could not download $pkg $ver"
+deb=$(ls -t "$apt_dir"/archives/"${pkg}"_*.deb | head -n1)
+
+tmp=$(mktemp -d "$cache/unpack.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+dpkg-deb -x "$deb" "$tmp"
+tarball=$(find "$tmp/usr/src" -maxdepth 1 -name 'linux-source-*.tar.xz' | head -n1)
+[ -n "$tarball" ] || die "no source tarball in $deb"
+name=$(basename "$tarball" .tar.xz)
+mv "$tarball" "$cache/$name.tar.xz"
+echo "$pkg $ver" > "$cache/kernel-package-version"
+echo "$name" > "$cache/kernel-version"
+echo "fetch-kernel: $pkg $ver cached as $cache/$name.tar.xz"

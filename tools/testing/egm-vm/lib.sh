@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings for the egm bench scripts; sourced, not run.
+
+EGM_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+EGM_BENCH=$EGM_REPO/tools/testing/egm-vm
+EGM_CACHE=${EGM_CACHE:-$HOME/.cache/egm}
+EGM_ARCH=${EGM_ARCH:-${ARCH:-x86_64}}
+EGM_FLAVOR=${EGM_FLAVOR:-debug}
+export CCACHE_DIR=${CCACHE_DIR:-$EGM_CACHE/ccache}
+
+egm_die() { echo "egm-vm: $*" >&2; exit 1; }
+egm_log() { echo "egm-vm: $*" >&2; }
+
+egm_src() {
+	local v
+	v=$(cat "$EGM_CACHE/kernel-version" 2>/dev/null) || return 1
+	echo "$EGM_CACHE/src/$v"
+}
+
+# Kernel ARCH, cross compiler and boot image for a bench architecture.
+egm_karch() {
+	case $1 in
+	x86_64) echo x86 ;;
+	arm64) echo arm64 ;;
+	*) egm_die "unknown architecture $1" ;;
+	esac
+}
+
+egm_cross() {
+	case $1 in
+	arm64) [ "$(uname -m)" = aarch64 ] || echo aarch64-linux-gnu- ;;
+	esac
+}
+
+egm_image() {
+	case $1 in
+	x86_64) echo arch/x86/boot/bzImage ;;
+	arm64) echo arch/arm64/boot/Image ;;
+	esac
+}
+
+egm_out() { echo "$EGM_CACHE/build/$1-$2"; }

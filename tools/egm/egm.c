@@ -1,0 +1,729 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * egm - list NVIDIA Grace Extended GPU Memory (EGM) regions, carve windows
+ * out of them and hand the windows to a VMM.
+ *
+ * See Documentation/userspace-api/egm.rst.
+ *
+ * Copyright (c) 2026, The egm authors.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/egm.h>
+
+#define EGM_DEV		"/dev/egm"
+
+/* Exit codes, as documented in the usage text. */
+#define EXIT_FAIL	1
+#define EXIT_USAGE	2
+#define EXIT_NOEXEC	126
+#define EXIT_NOTFOUND	127
+
+static void print_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: egm COMMAND [ARGS...]\n"
+		"\n"
+		"List NVIDIA Grace Extended GPU Memory (EGM) regions and carve zeroed\n"
+		"windows out of them for virtual machines, through " EGM_DEV ".\n"
+		"\n"
+		"Commands:\n"
+		"  list [--bytes]     show every region (EGM_QUERY); --bytes prints exact\n"
+		"                     byte counts instead of K/M/G/T sizes\n"
+		"  alloc --pxm N --size SIZE [--align ALIGN] [--exec CMD [ARGS...]]\n"
+		"                     carve a window out of the region of proximity\n"
+		"                     domain N (EGM_ALLOC)\n"
+		"  info FD|PATH       describe a window (EGM_WINDOW_INFO): the number of\n"
+		"                     an inherited file descriptor, or a path such as\n"
+		"                     /proc/PID/fd/N\n"
+		"  help               show this text\n"
+		"\n"
+		"alloc options:\n"
+		"  -p, --pxm N        proximity domain of the region, see 'egm list'\n"
+		"  -s, --size SIZE    window length in bytes; K, M, G and T suffixes\n"
+		"                     multiply by powers of 1024\n"
+		"  -a, --align ALIGN  physical alignment and largest mapping size of the\n"
+		"                     window, one of the region's ALIGN values (2M, 1G);\n"
+		"                     default: the kernel's choice, the PMD size\n"
+		"  -e, --exec CMD [ARGS...]\n"
+		"                     must come last: run CMD with the window fd\n"
+		"                     inherited, every \"{}\" in ARGS replaced by the fd\n"
+		"                     number and EGM_FD=<fd> in the environment\n"
+		"\n"
+		"Without --exec, alloc prints the window and holds it until Ctrl-C,\n"
+		"SIGTERM, SIGHUP or end of input on stdin; other processes can open it\n"
+		"meanwhile through the /proc/PID/fd/N path it prints. The memory goes\n"
+		"back to the region when the last file and mapping of it are gone.\n"
+		"\n"
+		"Example, a guest NUMA node backed by 64 GiB of socket 0's EGM:\n"
+		"  egm alloc --pxm 0 --size 64G --align 1G --exec qemu-system-aarch64 ...\n"
+		"    -object memory-backend-file,id=m0,mem-path=/proc/self/fd/{},size=64G,share=on,align=1G\n"
+		"    -numa node,memdev=m0 ...\n"
+		"\n"
+		"Exit status: 0 success, 1 the operation failed, 2 usage error,\n"
+		"126 CMD could not be run, 127 CMD was not found.\n");
+}
+
+/* Compile-time checked formats, without a variadic function. */
+#define err(fmt, ...) fprintf(stderr, "egm: " fmt "\n", ##__VA_ARGS__)
+
+static int usage_err(const char *msg, const char *arg)
+{
+	if (arg)
+		err("%s '%s'", msg, arg);
+	else
+		err("%s", msg);
+	fprintf(stderr, "Try 'egm help' for more information.\n");
+	return EXIT_USAGE;
+}
+
+/* "447G", "1.5G", "2M", "4096" */
+static const char *fmt_size(char *buf, size_t len, unsigned long long v)
+{
+	static const char units[] = "KMGTPE";
+	unsigned int u = 0;
+
+	while (u < sizeof(units) - 1 && v >= 1024ULL << (10 * u))
+		u++;
+	if (!u) {
+		snprintf(buf, len, "%llu", v);
+	} else if (!(v & ((1ULL << (10 * u)) - 1))) {
+		snprintf(buf, len, "%llu%c", v >> (10 * u), units[u - 1]);
+	} else {
+		snprintf(buf, len, "%.1f%c", (double)v / (1ULL << (10 * u)),
+			 units[u - 1]);
+	}
+	return buf;
+}
+
+/* A byte count with an optional K, M, G or T suffix (KiB, MB, ... too). */
+static int parse_size(const char *s, unsigned long long *out)
+{
+	static const char units[] = "KMGT";
+	unsigned long long v;
+	const char *p;
+	char *end;
+	int shift = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -1;
+	if (*end) {
+		p = strchr(units, toupper((unsigned char)*end));
+		if (!p)
+			return -1;
+		shift = 10 * (int)(p - units + 1);
+		end++;
+		if (*end == 'i' || *end == 'I')
+			end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+		if (*end)
+			return -1;
+	}
+	if (shift && v > (~0ULL >> shift))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+static int parse_u32(const char *s, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || v > UINT_MAX)
+		return -1;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int open_egm(void)
+{
+	int fd = open(EGM_DEV, O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	switch (errno) {
+	case ENOENT:
+		err("cannot open %s: %s (is the egm module loaded? try 'modprobe egm')",
+		    EGM_DEV, strerror(errno));
+		break;
+	case EACCES:
+	case EPERM:
+		err("cannot open %s: %s (it is root-only)", EGM_DEV,
+		    strerror(errno));
+		break;
+	default:
+		err("cannot open %s: %s", EGM_DEV, strerror(errno));
+	}
+	return -1;
+}
+
+/*
+ * Fill *infop with every region. The count can change between the two
+ * calls (a region may be bound or unbound), so retry on ENOSPC.
+ */
+static int query_regions(int fd, struct egm_region_info **infop,
+			 unsigned int *np)
+{
+	struct egm_region_info *info = NULL, *tmp;
+	unsigned int cap = 0;
+	int tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		struct egm_query q = {
+			.size = sizeof(q),
+			.num_regions = cap,
+			.entry_size = sizeof(*info),
+			.regions_uptr = (__u64)(uintptr_t)info,
+		};
+
+		if (!ioctl(fd, EGM_QUERY, &q)) {
+			*infop = info;
+			*np = q.num_regions;
+			return 0;
+		}
+		if (errno != ENOSPC) {
+			err("EGM_QUERY failed: %s", strerror(errno));
+			free(info);
+			return -1;
+		}
+		cap = q.num_regions;
+		tmp = realloc(info, (size_t)cap * sizeof(*info));
+		if (!tmp) {
+			err("out of memory");
+			free(info);
+			return -1;
+		}
+		info = tmp;
+	}
+	err("EGM_QUERY: the regions keep changing; try again");
+	free(info);
+	return -1;
+}
+
+static void fmt_align(char *buf, size_t len, __u64 mask, bool bytes)
+{
+	char one[32];
+	size_t used = 0;
+	int bit;
+
+	buf[0] = '\0';
+	for (bit = 0; bit < 64 && used < len; bit++) {
+		if (!(mask & (1ULL << bit)))
+			continue;
+		if (bytes)
+			snprintf(one, sizeof(one), "%llu", 1ULL << bit);
+		else
+			fmt_size(one, sizeof(one), 1ULL << bit);
+		used += snprintf(buf + used, len - used, "%s%s",
+				 used ? "," : "", one);
+	}
+	if (!buf[0])
+		snprintf(buf, len, "-");
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "bytes", no_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	struct egm_region_info *info;
+	char size[32], free_[32], align[128], page[32], node[16];
+	bool bytes = false;
+	unsigned int n, i;
+	int fd, c;
+
+	while ((c = getopt_long(argc, argv, "+bh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			bytes = true;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return 0;
+		default:
+			return usage_err("bad option for 'list'", NULL);
+		}
+	}
+	if (optind < argc)
+		return usage_err("unexpected argument", argv[optind]);
+
+	fd = open_egm();
+	if (fd < 0)
+		return EXIT_FAIL;
+	if (query_regions(fd, &info, &n)) {
+		close(fd);
+		return EXIT_FAIL;
+	}
+	close(fd);
+
+	if (!n) {
+		printf("no EGM regions\n");
+		free(info);
+		return 0;
+	}
+
+	printf("%-4s %-5s %-5s %14s %14s %-22s %8s %8s %s\n", "ID", "PXM",
+	       "NODE", "SIZE", "FREE", "ALIGN", "RETIRED", "POISONED",
+	       "PAGE");
+	for (i = 0; i < n; i++) {
+		const struct egm_region_info *r = &info[i];
+
+		if (bytes) {
+			snprintf(size, sizeof(size), "%llu",
+				 (unsigned long long)r->size);
+			snprintf(free_, sizeof(free_), "%llu",
+				 (unsigned long long)r->free);
+			snprintf(page, sizeof(page), "%llu",
+				 (unsigned long long)r->page_size);
+		} else {
+			fmt_size(size, sizeof(size), r->size);
+			fmt_size(free_, sizeof(free_), r->free);
+			fmt_size(page, sizeof(page), r->page_size);
+		}
+		fmt_align(align, sizeof(align), r->align, bytes);
+		if (r->numa_node < 0)
+			snprintf(node, sizeof(node), "-");
+		else
+			snprintf(node, sizeof(node), "%d", r->numa_node);
+		printf("%-4u %-5u %-5s %14s %14s %-22s %8llu %8llu %s\n",
+		       r->id, r->pxm, node, size, free_, align,
+		       (unsigned long long)r->retired_pages,
+		       (unsigned long long)r->poisoned_pages, page);
+	}
+	free(info);
+	return 0;
+}
+
+/* EGM_WINDOW_INFO with the bad page list; *badp must be freed. */
+static int window_info(int fd, struct egm_window_info *wi,
+		       struct egm_bad_page **badp)
+{
+	struct egm_bad_page *bad = NULL, *tmp;
+	unsigned int cap = 0;
+	int tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		memset(wi, 0, sizeof(*wi));
+		wi->size = sizeof(*wi);
+		wi->num_bad_pages = cap;
+		wi->bad_pages_uptr = (__u64)(uintptr_t)bad;
+		if (!ioctl(fd, EGM_WINDOW_INFO, wi)) {
+			*badp = bad;
+			return 0;
+		}
+		if (errno != ENOSPC) {
+			free(bad);
+			return -1;
+		}
+		/* More pages may be poisoned before the next call. */
+		cap = wi->num_bad_pages + 16;
+		tmp = realloc(bad, (size_t)cap * sizeof(*bad));
+		if (!tmp) {
+			free(bad);
+			errno = ENOMEM;
+			return -1;
+		}
+		bad = tmp;
+	}
+	free(bad);
+	errno = EAGAIN;
+	return -1;
+}
+
+static void print_window(const char *path, const struct egm_window_info *wi,
+			 const struct egm_bad_page *bad)
+{
+	char a[32], b[32];
+	unsigned int i;
+
+	printf("path:        %s\n", path);
+	printf("pxm:         %u\n", wi->pxm);
+	printf("numa_node:   %d\n", wi->numa_node);
+	printf("length:      %llu (%s)\n", (unsigned long long)wi->length,
+	       fmt_size(a, sizeof(a), wi->length));
+	printf("alignment:   %llu (%s)\n", (unsigned long long)wi->alignment,
+	       fmt_size(b, sizeof(b), wi->alignment));
+	printf("page_size:   %llu\n", (unsigned long long)wi->page_size);
+	printf("bad_pages:   %u\n", wi->num_bad_pages);
+	for (i = 0; i < wi->num_bad_pages; i++)
+		printf("  offset 0x%llx length 0x%llx%s%s\n",
+		       (unsigned long long)bad[i].offset,
+		       (unsigned long long)wi->page_size,
+		       bad[i].flags & EGM_BAD_PAGE_RETIRED ? " retired" : "",
+		       bad[i].flags & EGM_BAD_PAGE_POISONED ? " poisoned" : "");
+	fflush(stdout);
+}
+
+static int describe_window(int fd, const char *path)
+{
+	struct egm_window_info wi;
+	struct egm_bad_page *bad;
+
+	if (window_info(fd, &wi, &bad)) {
+		if (errno == ENOTTY)
+			err("%s is not an EGM window", path);
+		else
+			err("EGM_WINDOW_INFO on %s failed: %s", path,
+			    strerror(errno));
+		return EXIT_FAIL;
+	}
+	print_window(path, &wi, bad);
+	free(bad);
+	return 0;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	char path[64];
+	unsigned int num;
+	int fd, ret;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") ||
+			  !strcmp(argv[1], "--help"))) {
+		print_usage(stdout);
+		return 0;
+	}
+	if (argc != 2)
+		return usage_err("'info' takes one FD number or PATH", NULL);
+
+	if (!parse_u32(argv[1], &num)) {
+		if (num > INT_MAX || fcntl((int)num, F_GETFD) < 0) {
+			err("file descriptor %s is not open in this process",
+			    argv[1]);
+			return EXIT_FAIL;
+		}
+		snprintf(path, sizeof(path), "/proc/self/fd/%u", num);
+		return describe_window((int)num, path);
+	}
+
+	fd = open(argv[1], O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENODEV)
+			err("cannot open %s: %s (the window's region was removed)",
+			    argv[1], strerror(errno));
+		else
+			err("cannot open %s: %s", argv[1], strerror(errno));
+		return EXIT_FAIL;
+	}
+	ret = describe_window(fd, argv[1]);
+	close(fd);
+	return ret;
+}
+
+/* Replace every "{}" in @arg by @fdstr; returns a new string or NULL. */
+static char *subst_fd(const char *arg, const char *fdstr)
+{
+	size_t n = 0, flen = strlen(fdstr);
+	const char *p;
+	char *out, *o;
+
+	for (p = arg; (p = strstr(p, "{}")); p += 2)
+		n++;
+	out = malloc(strlen(arg) + n * flen + 1);
+	if (!out)
+		return NULL;
+	for (o = out, p = arg; *p;) {
+		if (p[0] == '{' && p[1] == '}') {
+			memcpy(o, fdstr, flen);
+			o += flen;
+			p += 2;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static int run_with_fd(int wfd, char **cmd)
+{
+	char fdstr[16], **args;
+	int flags, i, n;
+
+	n = 0;
+	while (cmd[n])
+		n++;
+	args = calloc(n + 1, sizeof(*args));
+	if (!args) {
+		err("out of memory");
+		return EXIT_FAIL;
+	}
+	snprintf(fdstr, sizeof(fdstr), "%d", wfd);
+	args[0] = cmd[0];
+	for (i = 1; i < n; i++) {
+		args[i] = subst_fd(cmd[i], fdstr);
+		if (!args[i]) {
+			err("out of memory");
+			return EXIT_FAIL;
+		}
+	}
+
+	/* The window fd comes O_CLOEXEC; CMD is meant to inherit it. */
+	flags = fcntl(wfd, F_GETFD);
+	if (flags < 0 || fcntl(wfd, F_SETFD, flags & ~FD_CLOEXEC) < 0) {
+		err("cannot clear close-on-exec on fd %d: %s", wfd,
+		    strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (setenv("EGM_FD", fdstr, 1)) {
+		err("cannot set EGM_FD: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+
+	execvp(args[0], args);
+	err("cannot run %s: %s", args[0], strerror(errno));
+	return errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
+}
+
+/* Hold the window until a signal or the end of stdin. */
+static int hold(void)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pfd[2];
+	char buf[256];
+	sigset_t set;
+	int sfd, ret = 0;
+	nfds_t nfds = 2;
+	ssize_t len;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
+		err("sigprocmask: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0) {
+		err("signalfd: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+
+	err("holding the window; Ctrl-C or end of stdin releases it");
+	pfd[0].fd = sfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = STDIN_FILENO;
+	pfd[1].events = POLLIN;
+	for (;;) {
+		if (poll(pfd, nfds, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			err("poll: %s", strerror(errno));
+			ret = EXIT_FAIL;
+			break;
+		}
+		if (pfd[0].revents & POLLIN) {
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				err("%s, releasing the window",
+				    strsignal(si.ssi_signo));
+			break;
+		}
+		if (nfds > 1 && (pfd[1].revents & POLLNVAL)) {
+			/* No stdin at all: wait for a signal only. */
+			nfds = 1;
+			continue;
+		}
+		if (nfds > 1 && pfd[1].revents) {
+			len = read(STDIN_FILENO, buf, sizeof(buf));
+			if (len < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (len <= 0) {
+				err("end of stdin, releasing the window");
+				break;
+			}
+		}
+	}
+	close(sfd);
+	return ret;
+}
+
+static void alloc_err(int e, unsigned int pxm, unsigned long long size,
+		      unsigned long long align)
+{
+	char s[32], a[32];
+
+	fmt_size(s, sizeof(s), size);
+	if (align)
+		fmt_size(a, sizeof(a), align);
+	else
+		snprintf(a, sizeof(a), "the default");
+
+	switch (e) {
+	case ENODEV:
+		err("EGM_ALLOC: %s: no region has PXM %u (see 'egm list')",
+		    strerror(e), pxm);
+		break;
+	case ENOSPC:
+		err("EGM_ALLOC: %s: the region of PXM %u has no free range of %s aligned to %s",
+		    strerror(e), pxm, s, a);
+		break;
+	case EINVAL:
+		err("EGM_ALLOC: %s: the size (%s) must be a multiple of the alignment (%s)",
+		    strerror(e), s, a);
+		err("and the region must support that alignment (see ALIGN in 'egm list')");
+		break;
+	case EINTR:
+		err("EGM_ALLOC: %s: interrupted while zeroing the window",
+		    strerror(e));
+		break;
+	case EMFILE:
+	case ENFILE:
+		err("EGM_ALLOC: %s: no file descriptor left for the window",
+		    strerror(e));
+		break;
+	default:
+		err("EGM_ALLOC: %s", strerror(e));
+	}
+}
+
+static int cmd_alloc(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pxm", required_argument, NULL, 'p' },
+		{ "size", required_argument, NULL, 's' },
+		{ "align", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	unsigned long long size = 0, align = 0;
+	bool have_pxm = false, have_size = false;
+	struct egm_alloc a = { .size = sizeof(a) };
+	struct egm_window_info wi;
+	struct egm_bad_page *bad;
+	char **cmd = NULL, path[64];
+	unsigned int pxm = 0;
+	int i, c, fd, ret;
+
+	/* Everything after --exec belongs to the command, options included. */
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--exec") || !strcmp(argv[i], "-e")) {
+			if (i + 1 >= argc)
+				return usage_err("--exec needs a command", NULL);
+			cmd = &argv[i + 1];
+			argv[i] = NULL;
+			argc = i;
+			break;
+		}
+	}
+
+	while ((c = getopt_long(argc, argv, "+p:s:a:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_u32(optarg, &pxm))
+				return usage_err("bad PXM", optarg);
+			have_pxm = true;
+			break;
+		case 's':
+			if (parse_size(optarg, &size) || !size)
+				return usage_err("bad size", optarg);
+			have_size = true;
+			break;
+		case 'a':
+			if (parse_size(optarg, &align) || !align ||
+			    (align & (align - 1)))
+				return usage_err("bad alignment (not a power of two)",
+						 optarg);
+			break;
+		case 'h':
+			print_usage(stdout);
+			return 0;
+		default:
+			return usage_err("bad option for 'alloc'", NULL);
+		}
+	}
+	if (optind < argc)
+		return usage_err("unexpected argument", argv[optind]);
+	if (!have_pxm || !have_size)
+		return usage_err("'alloc' needs --pxm and --size", NULL);
+	if (align && size % align) {
+		char s[32], al[32];
+
+		err("the size (%s) is not a multiple of the alignment (%s)",
+		    fmt_size(s, sizeof(s), size),
+		    fmt_size(al, sizeof(al), align));
+		return EXIT_USAGE;
+	}
+
+	fd = open_egm();
+	if (fd < 0)
+		return EXIT_FAIL;
+	a.pxm = pxm;
+	a.length = size;
+	a.alignment = align;
+	if (ioctl(fd, EGM_ALLOC, &a)) {
+		alloc_err(errno, pxm, size, align);
+		close(fd);
+		return EXIT_FAIL;
+	}
+	close(fd);
+
+	if (cmd)
+		return run_with_fd(a.out_fd, cmd);
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)getpid(),
+		 a.out_fd);
+	if (window_info(a.out_fd, &wi, &bad)) {
+		err("EGM_WINDOW_INFO failed: %s", strerror(errno));
+		close(a.out_fd);
+		return EXIT_FAIL;
+	}
+	print_window(path, &wi, bad);
+	free(bad);
+
+	ret = hold();
+	close(a.out_fd);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2) {
+		print_usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
+	    !strcmp(cmd, "-h")) {
+		print_usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "list"))
+		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(cmd, "alloc"))
+		return cmd_alloc(argc - 1, argv + 1);
+	if (!strcmp(cmd, "info"))
+		return cmd_info(argc - 1, argv + 1);
+	return usage_err("unknown command", cmd);
+}

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Copyright (c) 2026, The egm authors.
+ *
+ * Lock order, outermost first:
+ *
+ *   mmap_lock (fault path)
+ *     egm_region.revoke_rwsem   read in faults, write in removal
+ *       egm_region.windows_lock
+ *         egm_allocator.lock
+ *
+ *   egm_registry_lock nests outside all of the above and is never held
+ *   while zeroing. Nothing is held across zeroing except a reference on
+ *   the region.
+ */
+#ifndef __EGM_H__
+#define __EGM_H__
+
+#include <linux/completion.h>
+#include <linux/device.h>
+#include <linux/kref.h>
+#include <linux/maple_tree.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+
+struct file;
+struct inode;
+struct pci_dev;
+struct vm_area_struct;
+
+/**
+ * struct egm_allocator - carves page ranges out of one region
+ * @lock: serializes changes to @mt and @used
+ * @mt: allocated ranges, indexed by page offset; the gaps are free
+ * @pages: number of pages managed
+ * @used: number of pages allocated
+ *
+ * Pure logic on page offsets so that KUnit can test it without hardware.
+ */
+struct egm_allocator {
+	struct mutex lock;
+	struct maple_tree mt;
+	unsigned long pages;
+	unsigned long used;
+};
+
+void egm_allocator_init(struct egm_allocator *a, unsigned long pages);
+void egm_allocator_destroy(struct egm_allocator *a);
+int egm_allocator_alloc(struct egm_allocator *a, unsigned long npages,
+			unsigned long align_pages, void *owner,
+			unsigned long *start);
+void egm_allocator_free(struct egm_allocator *a, unsigned long start);
+unsigned long egm_allocator_free_pages(struct egm_allocator *a);
+
+/**
+ * struct egm_region_desc - what firmware or the command line says of a region
+ * @base: physical base address
+ * @size: size in bytes
+ * @pxm: proximity domain
+ * @retired_pa: physical address of the retired-page table, or 0
+ */
+struct egm_region_desc {
+	u64 base;
+	u64 size;
+	u32 pxm;
+	u64 retired_pa;
+};
+
+/* Bits kept in egm_region.bad, as xa_mk_value(). */
+#define EGM_PAGE_RETIRED	BIT(0)
+#define EGM_PAGE_POISONED	BIT(1)
+
+/**
+ * struct egm_region - one socket's EGM region
+ * @kref: the registry, every window and every in-flight ioctl hold one
+ * @dev: the egm platform device that carries the region in sysfs
+ * @id: registry index, also the platform device id
+ * @pxm: ACPI proximity domain
+ * @node: NUMA node of @pxm, NUMA_NO_NODE if none
+ * @base: physical base address
+ * @size: size in bytes
+ * @align_mask: window alignments the region supports, bit n for 2^n bytes
+ * @kaddr: write-back kernel mapping, used for zeroing; it also records the
+ *	   write-back memory type that user mappings of the range inherit
+ * @alloc: the window allocator
+ * @bad: page offset -> EGM_PAGE_* of every page that is never mapped
+ * @nr_retired: number of EGM_PAGE_RETIRED pages in @bad
+ * @nr_poisoned: number of EGM_PAGE_POISONED pages in @bad
+ * @revoke_rwsem: faults hold it for read, removal for write
+ * @dead: set under @revoke_rwsem once the region is being removed
+ * @windows_lock: protects @windows
+ * @windows: live windows, for revocation
+ * @desc: what the region was created from
+ * @nr_gpus: number of entries in @gpus
+ * @gpus: the GPUs that report the region, referenced, linked from sysfs
+ */
+struct egm_region {
+	struct kref kref;
+	struct device *dev;
+	u32 id;
+	u32 pxm;
+	int node;
+	phys_addr_t base;
+	u64 size;
+	unsigned long align_mask;
+	void *kaddr;
+	struct egm_allocator alloc;
+	struct xarray bad;
+	unsigned long nr_retired;
+	atomic_long_t nr_poisoned;
+	struct rw_semaphore revoke_rwsem;
+	bool dead;
+	struct mutex windows_lock;
+	struct list_head windows;
+	struct egm_region_desc desc;
+	unsigned int nr_gpus;
+	struct pci_dev **gpus;
+};
+
+/**
+ * struct egm_window - a carved range of a region, owned by its inode
+ * @region: the region, referenced
+ * @inode: the inode on the egm filesystem that owns the window
+ * @pgoff: first page of the window within the region
+ * @npages: number of pages
+ * @align: physical alignment in bytes
+ * @revoked: the region went away; no new mapping may be made
+ * @node: entry in egm_region.windows
+ */
+struct egm_window {
+	struct egm_region *region;
+	struct inode *inode;
+	unsigned long pgoff;
+	unsigned long npages;
+	unsigned long align;
+	bool revoked;
+	struct list_head node;
+};
+
+static inline phys_addr_t egm_window_phys(const struct egm_window *w)
+{
+	return w->region->base + ((phys_addr_t)w->pgoff << PAGE_SHIFT);
+}
+
+static inline u64 egm_window_length(const struct egm_window *w)
+{
+	return (u64)w->npages << PAGE_SHIFT;
+}
+
+/* region.c */
+int egm_region_register(const struct egm_region_desc *desc);
+void egm_regions_unregister(void);
+int egm_region_driver_init(void);
+void egm_region_driver_exit(void);
+struct egm_region *egm_region_get_by_pxm(u32 pxm);
+void egm_region_put(struct egm_region *r);
+int egm_region_for_each(int (*fn)(struct egm_region *r, void *arg), void *arg);
+unsigned long egm_region_align_mask(void);
+bool egm_region_range_bad(struct egm_region *r, unsigned long pgoff,
+			  unsigned long npages);
+int egm_region_add_bad(struct egm_region *r, unsigned long pgoff,
+		       unsigned long flags, gfp_t gfp);
+
+/* acpi.c */
+int egm_retired_parse(const void *table, size_t len, u64 base, u64 size,
+		      int (*add)(void *arg, unsigned long pgoff), void *arg);
+int egm_retired_load(struct egm_region *r);
+int egm_acpi_discover(void);
+int egm_region_for_each_gpu(struct egm_region *r,
+			    int (*fn)(struct pci_dev *pdev, void *arg),
+			    void *arg);
+
+/* param.c */
+int egm_param_parse_one(const char *s, struct egm_region_desc *d);
+int egm_param_discover(void);
+
+/* scrub.c */
+int egm_scrub(struct egm_region *r, unsigned long pgoff,
+	      unsigned long npages);
+
+/* window.c */
+int egm_fs_init(void);
+void egm_fs_exit(void);
+struct file *egm_window_create(struct egm_region *r, u64 length, u64 align);
+void egm_window_revoke(struct egm_window *w);
+long egm_window_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* fault.c */
+extern const struct vm_operations_struct egm_vm_ops;
+int egm_window_mmap_prepare(struct vm_area_desc *desc);
+unsigned long egm_window_get_unmapped_area(struct file *file,
+					   unsigned long addr,
+					   unsigned long len,
+					   unsigned long pgoff,
+					   unsigned long flags);
+
+/* sysfs.c */
+extern const struct attribute_group *egm_region_groups[];
+int egm_region_link_gpus(struct egm_region *r);
+void egm_region_unlink_gpus(struct egm_region *r);
+
+/* main.c */
+int egm_ioctl_copy_struct(void *kbuf, size_t ksize, size_t minsize,
+			  void __user *ubuf, u32 usize);
+
+#endif /* __EGM_H__ */

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * mmap of window files.
+ *
+ * Nothing is inserted at mmap time. Faults insert PFNs at the largest size
+ * the address, the physical address and the window's alignment allow (PUD,
+ * PMD, then PTE), and fall back to a smaller size around pages that must
+ * never be mapped.
+ *
+ * Copyright (c) 2026, The egm authors.
+ */
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sched/mm.h>
+
+#include "egm.h"
+
+/* The largest mapping size a window of alignment @align gets. */
+static unsigned long egm_map_size(unsigned long align)
+{
+	if (IS_ENABLED(CONFIG_ARCH_SUPPORTS_PUD_PFNMAP) && align >= PUD_SIZE)
+		return PUD_SIZE;
+	if (IS_ENABLED(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP) && align >= PMD_SIZE)
+		return PMD_SIZE;
+	return PAGE_SIZE;
+}
+
+static vm_fault_t egm_insert(struct vm_fault *vmf, unsigned long pfn,
+			     unsigned int order)
+{
+	bool write = vmf->flags & FAULT_FLAG_WRITE;
+
+	if (!order)
+		return vmf_insert_pfn(vmf->vma, vmf->address, pfn);
+#ifdef CONFIG_ARCH_SUPPORTS_PMD_PFNMAP
+	if (order == PMD_ORDER)
+		return vmf_insert_pfn_pmd(vmf, pfn, write);
+#endif
+#ifdef CONFIG_ARCH_SUPPORTS_PUD_PFNMAP
+	if (order == PUD_ORDER)
+		return vmf_insert_pfn_pud(vmf, pfn, write);
+#endif
+	return VM_FAULT_FALLBACK;
+}
+
+static vm_fault_t egm_huge_fault(struct vm_fault *vmf, unsigned int order)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct egm_window *w = vma->vm_private_data;
+	struct egm_region *r = w->region;
+	unsigned long size = PAGE_SIZE << order;
+	unsigned long addr = ALIGN_DOWN(vmf->address, size);
+	unsigned long pgoff, rpg, pfn;
+	vm_fault_t ret;
+
+	if (order && (size > egm_map_size(w->align) ||
+		      addr < vma->vm_start || addr + size > vma->vm_end))
+		return VM_FAULT_FALLBACK;
+
+	pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	if (pgoff >= w->npages || (1UL << order) > w->npages - pgoff)
+		return VM_FAULT_SIGBUS;
+	rpg = w->pgoff + pgoff;
+	pfn = PHYS_PFN(r->base) + rpg;
+	if (!IS_ALIGNED(pfn, 1UL << order))
+		return VM_FAULT_FALLBACK;
+
+	down_read(&r->revoke_rwsem);
+	if (r->dead || READ_ONCE(w->revoked))
+		ret = VM_FAULT_SIGBUS;
+	else if (egm_region_range_bad(r, rpg, 1UL << order))
+		/* Map the good pages around it with smaller entries. */
+		ret = order ? VM_FAULT_FALLBACK : VM_FAULT_HWPOISON;
+	else
+		ret = egm_insert(vmf, pfn, order);
+	up_read(&r->revoke_rwsem);
+	return ret;
+}
+
+static vm_fault_t egm_fault(struct vm_fault *vmf)
+{
+	return egm_huge_fault(vmf, 0);
+}
+
+/* Keep every piece of a split VMA aligned to the window's mapping size. */
+static int egm_may_split(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct egm_window *w = vma->vm_private_data;
+
+	if (!IS_ALIGNED(addr, egm_map_size(w->align)))
+		return -EINVAL;
+	return 0;
+}
+
+static unsigned long egm_pagesize(struct vm_area_struct *vma)
+{
+	struct egm_window *w = vma->vm_private_data;
+
+	return egm_map_size(w->align);
+}
+
+const struct vm_operations_struct egm_vm_ops = {
+	.fault = egm_fault,
+	.huge_fault = egm_huge_fault,
+	.may_split = egm_may_split,
+	.pagesize = egm_pagesize,
+};
+
+/**
+ * egm_window_mmap_prepare() - set up a mapping of a window
+ * @desc: the mapping being created
+ *
+ * Only shared mappings that lie within the window are allowed: a private
+ * copy-on-write mapping would need struct pages that EGM does not have.
+ *
+ * Return: 0 or a negative errno.
+ */
+int egm_window_mmap_prepare(struct vm_area_desc *desc)
+{
+	struct egm_window *w = desc->file->private_data;
+	unsigned long npages = vma_desc_pages(desc);
+
+	if (!vma_desc_test(desc, VMA_MAYSHARE_BIT))
+		return -EINVAL;
+	if (desc->pgoff >= w->npages || npages > w->npages - desc->pgoff)
+		return -EINVAL;
+	if (READ_ONCE(w->revoked))
+		return -ENODEV;
+
+	vma_desc_set_flags(desc, VMA_IO_BIT, VMA_PFNMAP_BIT,
+			   VMA_DONTEXPAND_BIT, VMA_DONTDUMP_BIT);
+	desc->vm_ops = &egm_vm_ops;
+	desc->private_data = w;
+	return 0;
+}
+
+/**
+ * egm_window_get_unmapped_area() - pick an address fit for huge mappings
+ * @file: the window file
+ * @addr: hint
+ * @len: length
+ * @pgoff: offset into the window in pages
+ * @flags: mmap flags
+ *
+ * Return: the address or a negative errno.
+ */
+unsigned long egm_window_get_unmapped_area(struct file *file,
+					   unsigned long addr,
+					   unsigned long len,
+					   unsigned long pgoff,
+					   unsigned long flags)
+{
+	struct egm_window *w = file->private_data;
+	unsigned long align = egm_map_size(w->align);
+	unsigned long off = pgoff << PAGE_SHIFT, len_align, ret;
+
+	if (addr || (flags & MAP_FIXED) || align == PAGE_SIZE || len < align)
+		goto out;
+	if (check_add_overflow(len, align, &len_align))
+		goto out;
+
+	ret = mm_get_unmapped_area(file, 0, len_align, pgoff, flags);
+	if (!IS_ERR_VALUE(ret))
+		return ret + ((off - ret) & (align - 1));
+out:
+	return mm_get_unmapped_area(file, addr, len, pgoff, flags);
+}

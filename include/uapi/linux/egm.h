@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * NVIDIA Grace Extended GPU Memory (EGM) userspace API.
+ *
+ * /dev/egm lists the EGM regions of the machine and carves them into
+ * windows. Each window is a file descriptor that a VMM mmaps to back guest
+ * memory and imports into an iommufd IOAS with IOMMU_IOAS_MAP_FILE.
+ *
+ * Every ioctl takes a structure that starts with its own size, so that it
+ * can grow. The kernel accepts a larger structure if the bytes it does not
+ * know are zero, and fails a smaller one that lacks a required field.
+ */
+#ifndef _UAPI_LINUX_EGM_H
+#define _UAPI_LINUX_EGM_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define EGM_TYPE 0xBB
+
+/**
+ * DOC: General ioctl format
+ *
+ * The ioctl interface follows the iommufd convention: every command is
+ * _IO(EGM_TYPE, nr) and its structure begins with a __u32 size, written by
+ * userspace with sizeof() of the structure it was compiled against. The
+ * errors common to every command are:
+ *
+ * - EFAULT: the structure could not be read or written.
+ * - EINVAL: size is smaller than the first version of the structure.
+ * - E2BIG: size is larger than the kernel's structure and the extra bytes
+ *   are not all zero.
+ * - EOPNOTSUPP: a flag or a reserved field is set that this kernel does not
+ *   know.
+ * - ENOTTY: unknown command.
+ */
+enum {
+	EGM_CMD_BASE = 0x00,
+	EGM_CMD_QUERY = EGM_CMD_BASE,
+	EGM_CMD_ALLOC,
+	EGM_CMD_WINDOW_INFO,
+};
+
+/**
+ * struct egm_region_info - One EGM region, as returned by EGM_QUERY
+ * @id: Region identifier, stable while the region is registered
+ * @pxm: ACPI proximity domain of the socket the region belongs to
+ * @numa_node: NUMA node of that socket, or -1 if it has none
+ * @__reserved: Must be 0
+ * @size: Size of the region in bytes
+ * @free: Bytes not allocated to any window
+ * @align: Bitmap of the window alignments (mapping sizes) the region
+ *         supports; bit n set means 2^n bytes
+ * @retired_pages: Number of pages that firmware retired for ECC errors and
+ *                 the driver never maps
+ * @poisoned_pages: Number of pages found poisoned at run time
+ * @page_size: Size in bytes of a page in the counts above (the kernel's
+ *             PAGE_SIZE)
+ */
+struct egm_region_info {
+	__u32 id;
+	__u32 pxm;
+	__s32 numa_node;
+	__u32 __reserved;
+	__aligned_u64 size;
+	__aligned_u64 free;
+	__aligned_u64 align;
+	__aligned_u64 retired_pages;
+	__aligned_u64 poisoned_pages;
+	__aligned_u64 page_size;
+};
+
+/**
+ * struct egm_query - ioctl(EGM_QUERY)
+ * @size: sizeof(struct egm_query)
+ * @flags: Must be 0
+ * @num_regions: Input: capacity of @regions_uptr in entries. Output: the
+ *               number of regions
+ * @entry_size: sizeof(struct egm_region_info) as userspace knows it; the
+ *              kernel writes that many bytes per entry
+ * @regions_uptr: User pointer to an array of struct egm_region_info
+ *
+ * Describe every EGM region. If @num_regions is too small for all of them,
+ * the kernel fills what fits, sets @num_regions to the number needed and
+ * fails with ENOSPC. Passing @num_regions 0 is the way to ask for the count.
+ *
+ * Errors, beyond the general ones: EINVAL if @entry_size is smaller than
+ * the first version of struct egm_region_info.
+ */
+struct egm_query {
+	__u32 size;
+	__u32 flags;
+	__u32 num_regions;
+	__u32 entry_size;
+	__aligned_u64 regions_uptr;
+};
+#define EGM_QUERY _IO(EGM_TYPE, EGM_CMD_QUERY)
+
+/**
+ * struct egm_alloc - ioctl(EGM_ALLOC)
+ * @size: sizeof(struct egm_alloc)
+ * @flags: Must be 0
+ * @pxm: Proximity domain of the region to carve from
+ * @out_fd: Output: the new window file descriptor, opened O_RDWR|O_CLOEXEC
+ * @length: Window length in bytes, a nonzero multiple of @alignment
+ * @alignment: Physical alignment of the window and the largest mapping size
+ *             it will be mapped with: 2 MiB or 1 GiB on x86, or any size
+ *             set in the region's align bitmap. 0 picks the PMD size.
+ *
+ * Carve a window of one physically contiguous range out of the region of
+ * @pxm and return it as a new file descriptor. The window reads as zeroes:
+ * no byte written by an earlier user, or left from boot, is visible
+ * through it. Zeroing runs in parallel on the region's NUMA node before
+ * the call returns.
+ *
+ * The window holds the memory until its last file, mapping or DMA import
+ * is gone. Pages retired by firmware stay in the window but are never
+ * mapped: EGM_WINDOW_INFO lists them so the VMM can hide them from the
+ * guest.
+ *
+ * Errors, beyond the general ones:
+ *
+ * - EINVAL: @length is 0 or not a multiple of @alignment, or @alignment is
+ *   not a supported size.
+ * - ENODEV: no region has proximity domain @pxm, or it is being removed.
+ * - ENOSPC: no free range in the region is large enough.
+ * - EINTR: a fatal signal arrived while the window was being zeroed.
+ */
+struct egm_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 pxm;
+	__s32 out_fd;
+	__aligned_u64 length;
+	__aligned_u64 alignment;
+};
+#define EGM_ALLOC _IO(EGM_TYPE, EGM_CMD_ALLOC)
+
+/**
+ * enum egm_bad_page_flags - Why a page of a window is never mapped
+ * @EGM_BAD_PAGE_RETIRED: Firmware retired the page for ECC errors
+ * @EGM_BAD_PAGE_POISONED: The page was reported poisoned at run time
+ */
+enum egm_bad_page_flags {
+	EGM_BAD_PAGE_RETIRED = 1 << 0,
+	EGM_BAD_PAGE_POISONED = 1 << 1,
+};
+
+/**
+ * struct egm_bad_page - A page of a window that is never mapped
+ * @offset: Byte offset of the page from the start of the window
+ * @flags: Combination of enum egm_bad_page_flags
+ * @__reserved: Must be 0
+ */
+struct egm_bad_page {
+	__aligned_u64 offset;
+	__u32 flags;
+	__u32 __reserved;
+};
+
+/**
+ * struct egm_window_info - ioctl(EGM_WINDOW_INFO) on a window fd
+ * @size: sizeof(struct egm_window_info)
+ * @flags: Must be 0
+ * @pxm: Proximity domain of the window's region
+ * @numa_node: NUMA node of the window's region, or -1
+ * @length: Window length in bytes
+ * @alignment: Physical alignment of the window in bytes
+ * @page_size: Size in bytes of each page listed in @bad_pages_uptr
+ * @num_bad_pages: Input: capacity of @bad_pages_uptr in entries. Output:
+ *                 the number of bad pages in the window
+ * @__reserved: Must be 0
+ * @bad_pages_uptr: User pointer to an array of struct egm_bad_page, sorted
+ *                  by offset
+ *
+ * Describe the window and list the pages in it that are never mapped. A
+ * fault on one raises SIGBUS. If @num_bad_pages is too small, the kernel
+ * fills what fits, sets @num_bad_pages to the number needed and fails with
+ * ENOSPC.
+ */
+struct egm_window_info {
+	__u32 size;
+	__u32 flags;
+	__u32 pxm;
+	__s32 numa_node;
+	__aligned_u64 length;
+	__aligned_u64 alignment;
+	__aligned_u64 page_size;
+	__u32 num_bad_pages;
+	__u32 __reserved;
+	__aligned_u64 bad_pages_uptr;
+};
+#define EGM_WINDOW_INFO _IO(EGM_TYPE, EGM_CMD_WINDOW_INFO)
+
+#endif /* _UAPI_LINUX_EGM_H */

@@ -27,6 +27,11 @@ static DEFINE_XARRAY(egm_regions);
 /* Every region device discovery created, by id; egm_registry_lock. */
 static DEFINE_XARRAY_ALLOC(egm_devices);
 
+struct egm_region_dev {
+	struct egm_region_desc desc;
+	struct platform_device *pdev;
+};
+
 static int egm_pxm_to_node(u32 pxm)
 {
 #ifdef CONFIG_ACPI_NUMA
@@ -41,6 +46,49 @@ static bool egm_overlaps(u64 a, u64 alen, u64 b, u64 blen)
 	return a < b + blen && b < a + alen;
 }
 
+/* Check @desc against the registered regions and claim an id for it. */
+static int egm_region_claim(const struct egm_region_desc *desc, u64 end,
+			    struct egm_region_dev **out, u32 *id)
+{
+	struct egm_region_dev *rd, *o;
+	unsigned long idx;
+	int ret;
+
+	guard(mutex)(&egm_registry_lock);
+	xa_for_each(&egm_devices, idx, o) {
+		if (o->desc.pxm == desc->pxm) {
+			pr_err("PXM %u: a region is already registered\n",
+			       desc->pxm);
+			return -EEXIST;
+		}
+		if (egm_overlaps(o->desc.base, o->desc.size, desc->base,
+				 desc->size)) {
+			pr_err("PXM %u: range %#llx-%#llx overlaps PXM %u\n",
+			       desc->pxm, desc->base, end - 1, o->desc.pxm);
+			return -EBUSY;
+		}
+	}
+
+	rd = kzalloc_obj(*rd);
+	if (!rd)
+		return -ENOMEM;
+	rd->desc = *desc;
+	ret = xa_alloc(&egm_devices, id, rd, xa_limit_31b, GFP_KERNEL);
+	if (ret) {
+		kfree(rd);
+		return ret;
+	}
+	*out = rd;
+	return 0;
+}
+
+static void egm_region_unclaim(u32 id)
+{
+	mutex_lock(&egm_registry_lock);
+	kfree(xa_erase(&egm_devices, id));
+	mutex_unlock(&egm_registry_lock);
+}
+
 /**
  * egm_region_register() - validate a region and create its device
  * @desc: what firmware or the command line says of the region
@@ -50,7 +98,7 @@ static bool egm_overlaps(u64 a, u64 alen, u64 b, u64 blen)
 int egm_region_register(const struct egm_region_desc *desc)
 {
 	struct platform_device *pdev;
-	unsigned long idx;
+	struct egm_region_dev *rd;
 	u64 end;
 	u32 id;
 	int ret;
@@ -72,29 +120,15 @@ int egm_region_register(const struct egm_region_desc *desc)
 		return -EINVAL;
 	}
 
-	guard(mutex)(&egm_registry_lock);
-	xa_for_each(&egm_devices, idx, pdev) {
-		const struct egm_region_desc *o = dev_get_platdata(&pdev->dev);
-
-		if (o->pxm == desc->pxm) {
-			pr_err("PXM %u: a region is already registered\n",
-			       desc->pxm);
-			return -EEXIST;
-		}
-		if (egm_overlaps(o->base, o->size, desc->base, desc->size)) {
-			pr_err("PXM %u: range %#llx-%#llx overlaps PXM %u\n",
-			       desc->pxm, desc->base, end - 1, o->pxm);
-			return -EBUSY;
-		}
-	}
-
-	ret = xa_alloc(&egm_devices, &id, NULL, xa_limit_31b, GFP_KERNEL);
+	ret = egm_region_claim(desc, end, &rd, &id);
 	if (ret)
 		return ret;
+
+	/* Probing takes egm_registry_lock: add the device without it. */
 	pdev = platform_device_alloc(EGM_DRV_NAME, id);
 	if (!pdev) {
 		ret = -ENOMEM;
-		goto err_id;
+		goto err_unclaim;
 	}
 	ret = platform_device_add_data(pdev, desc, sizeof(*desc));
 	if (ret)
@@ -104,13 +138,15 @@ int egm_region_register(const struct egm_region_desc *desc)
 	ret = platform_device_add(pdev);
 	if (ret)
 		goto err_put;
-	xa_store(&egm_devices, id, pdev, GFP_KERNEL);
+	mutex_lock(&egm_registry_lock);
+	rd->pdev = pdev;
+	mutex_unlock(&egm_registry_lock);
 	return 0;
 
 err_put:
 	platform_device_put(pdev);
-err_id:
-	xa_erase(&egm_devices, id);
+err_unclaim:
+	egm_region_unclaim(id);
 	return ret;
 }
 
@@ -119,15 +155,17 @@ err_id:
  */
 void egm_regions_unregister(void)
 {
-	struct platform_device *pdev;
+	struct egm_region_dev *rd;
 	unsigned long idx;
 
 	mutex_lock(&egm_registry_lock);
-	xa_for_each(&egm_devices, idx, pdev) {
+	xa_for_each(&egm_devices, idx, rd) {
 		xa_erase(&egm_devices, idx);
 		/* The unbind this triggers takes egm_registry_lock. */
 		mutex_unlock(&egm_registry_lock);
-		platform_device_unregister(pdev);
+		if (rd->pdev)
+			platform_device_unregister(rd->pdev);
+		kfree(rd);
 		mutex_lock(&egm_registry_lock);
 	}
 	mutex_unlock(&egm_registry_lock);

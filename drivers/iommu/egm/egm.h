@@ -128,6 +128,7 @@ struct egm_region {
  * @align: physical alignment in bytes
  * @revoked: the region went away; no new mapping may be made
  * @node: entry in egm_region.windows
+ * @imports: iommufd imports of the window; egm_region.windows_lock
  */
 struct egm_window {
 	struct egm_region *region;
@@ -137,6 +138,7 @@ struct egm_window {
 	unsigned long align;
 	bool revoked;
 	struct list_head node;
+	struct list_head imports;
 };
 
 static inline phys_addr_t egm_window_phys(const struct egm_window *w)
@@ -181,6 +183,7 @@ int egm_scrub(struct egm_region *r, unsigned long pgoff,
 	      unsigned long npages);
 
 /* window.c */
+extern const struct file_operations egm_window_fops;
 int egm_fs_init(void);
 void egm_fs_exit(void);
 struct file *egm_window_create(struct egm_region *r, u64 length, u64 align);
@@ -195,6 +198,26 @@ unsigned long egm_window_get_unmapped_area(struct file *file,
 					   unsigned long len,
 					   unsigned long pgoff,
 					   unsigned long flags);
+
+/* iommufd.c */
+#if IS_ENABLED(CONFIG_IOMMUFD)
+int egm_iommufd_init(void);
+void egm_iommufd_exit(void);
+void egm_window_revoke_imports(struct egm_window *w);
+#else
+static inline int egm_iommufd_init(void)
+{
+	return 0;
+}
+
+static inline void egm_iommufd_exit(void)
+{
+}
+
+static inline void egm_window_revoke_imports(struct egm_window *w)
+{
+}
+#endif
 
 /* sysfs.c */
 extern const struct attribute_group *egm_region_groups[];

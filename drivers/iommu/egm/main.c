@@ -266,11 +266,16 @@ static int __init egm_init(void)
 		n += ret;
 	pr_info("%d region(s) registered\n", n);
 
-	ret = misc_register(&egm_misc);
+	ret = egm_iommufd_init();
 	if (ret)
 		goto err_regions;
+	ret = misc_register(&egm_misc);
+	if (ret)
+		goto err_iommufd;
 	return 0;
 
+err_iommufd:
+	egm_iommufd_exit();
 err_regions:
 	egm_regions_unregister();
 	egm_region_driver_exit();
@@ -282,6 +287,7 @@ err_fs:
 static void __exit egm_exit(void)
 {
 	misc_deregister(&egm_misc);
+	egm_iommufd_exit();
 	egm_regions_unregister();
 	egm_region_driver_exit();
 	egm_fs_exit();

@@ -121,7 +121,7 @@ static int egm_window_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static const struct file_operations egm_window_fops = {
+const struct file_operations egm_window_fops = {
 	.owner = THIS_MODULE,
 	.open = egm_window_open,
 	.llseek = generic_file_llseek,
@@ -176,6 +176,7 @@ struct file *egm_window_create(struct egm_region *r, u64 length, u64 align)
 	w->npages = length >> PAGE_SHIFT;
 	w->align = align;
 	INIT_LIST_HEAD(&w->node);
+	INIT_LIST_HEAD(&w->imports);
 
 	ret = egm_allocator_alloc(&r->alloc, w->npages, align >> PAGE_SHIFT,
 				  w, &w->pgoff);
@@ -232,11 +233,12 @@ err_destroy:
  * @w: the window, on its region's list
  *
  * Called with the region's windows_lock held, after the region was marked
- * dead, so no fault can map anything again.
+ * dead, so no fault can map anything again. Device mappings go first.
  */
 void egm_window_revoke(struct egm_window *w)
 {
 	WRITE_ONCE(w->revoked, true);
+	egm_window_revoke_imports(w);
 	if (w->inode)
 		unmap_mapping_range(w->inode->i_mapping, 0, 0, 1);
 }

@@ -221,16 +221,14 @@ int egm_acpi_discover(void)
 }
 
 /**
- * egm_region_for_each_gpu() - call @fn for every GPU that reports @r
+ * egm_region_walk_gpus() - call @fn for every GPU that reports @r
  * @r: the region
  * @fn: callback
  * @arg: passed to @fn
  *
  * Return: 0 or the first nonzero value @fn returned.
  */
-int egm_region_for_each_gpu(struct egm_region *r,
-			    int (*fn)(struct pci_dev *pdev, void *arg),
-			    void *arg)
+int egm_region_walk_gpus(struct egm_region *r, egm_gpu_fn fn, void *arg)
 {
 	struct pci_dev *pdev = NULL;
 	int ret;

@@ -171,11 +171,13 @@ static void egm_alloc_test_random(struct kunit *test)
 			}
 			KUNIT_ASSERT_TRUE(test, IS_ALIGNED(start[i], align));
 			KUNIT_ASSERT_LE(test, start[i] + n, pages);
-			for (j = 0; j < RANDOM_SLOTS; j++)
+			for (j = 0; j < RANDOM_SLOTS; j++) {
+				bool apart = start[i] + n <= start[j] ||
+					     start[j] + len[j] <= start[i];
+
 				if (j != i && len[j])
-					KUNIT_ASSERT_TRUE(test,
-						start[i] + n <= start[j] ||
-						start[j] + len[j] <= start[i]);
+					KUNIT_ASSERT_TRUE(test, apart);
+			}
 			len[i] = n;
 			used += n;
 		}

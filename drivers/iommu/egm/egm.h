@@ -20,9 +20,11 @@
 #include <linux/device.h>
 #include <linux/kref.h>
 #include <linux/maple_tree.h>
+#include <linux/memory-failure.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 struct file;
@@ -40,7 +42,7 @@ struct vm_area_struct;
  * Pure logic on page offsets so that KUnit can test it without hardware.
  */
 struct egm_allocator {
-	struct mutex lock;
+	struct mutex lock; /* see the kernel-doc above */
 	struct maple_tree mt;
 	unsigned long pages;
 	unsigned long used;
@@ -112,7 +114,7 @@ struct egm_region {
 	atomic_long_t nr_poisoned;
 	struct rw_semaphore revoke_rwsem;
 	bool dead;
-	struct mutex windows_lock;
+	struct mutex windows_lock; /* see the kernel-doc above */
 	struct list_head windows;
 	struct egm_region_desc desc;
 	unsigned int nr_gpus;
@@ -129,6 +131,9 @@ struct egm_region {
  * @revoked: the region went away; no new mapping may be made
  * @node: entry in egm_region.windows
  * @imports: iommufd imports of the window; egm_region.windows_lock
+ * @pfn_space: routes memory failures of the window's pages to the driver
+ * @memfail_registered: @pfn_space is registered
+ * @poison_work: zaps the window's mappings after a page was poisoned
  */
 struct egm_window {
 	struct egm_region *region;
@@ -139,6 +144,9 @@ struct egm_window {
 	bool revoked;
 	struct list_head node;
 	struct list_head imports;
+	struct pfn_address_space pfn_space;
+	bool memfail_registered;
+	struct work_struct poison_work;
 };
 
 static inline phys_addr_t egm_window_phys(const struct egm_window *w)
@@ -166,13 +174,12 @@ int egm_region_add_bad(struct egm_region *r, unsigned long pgoff,
 		       unsigned long flags, gfp_t gfp);
 
 /* acpi.c */
+typedef int (*egm_gpu_fn)(struct pci_dev *pdev, void *arg);
 int egm_retired_parse(const void *table, size_t len, u64 base, u64 size,
 		      int (*add)(void *arg, unsigned long pgoff), void *arg);
 int egm_retired_load(struct egm_region *r);
 int egm_acpi_discover(void);
-int egm_region_for_each_gpu(struct egm_region *r,
-			    int (*fn)(struct pci_dev *pdev, void *arg),
-			    void *arg);
+int egm_region_walk_gpus(struct egm_region *r, egm_gpu_fn fn, void *arg);
 
 /* param.c */
 int egm_param_parse_one(const char *s, struct egm_region_desc *d);
@@ -189,6 +196,10 @@ void egm_fs_exit(void);
 struct file *egm_window_create(struct egm_region *r, u64 length, u64 align);
 void egm_window_revoke(struct egm_window *w);
 long egm_window_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* memfail.c */
+int egm_window_memfail_register(struct egm_window *w);
+void egm_window_memfail_unregister(struct egm_window *w);
 
 /* fault.c */
 extern const struct vm_operations_struct egm_vm_ops;

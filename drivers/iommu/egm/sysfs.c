@@ -124,7 +124,7 @@ int egm_region_link_gpus(struct egm_region *r)
 {
 	int ret;
 
-	ret = egm_region_for_each_gpu(r, egm_link_gpu, r);
+	ret = egm_region_walk_gpus(r, egm_link_gpu, r);
 	if (ret)
 		egm_region_unlink_gpus(r);
 	return ret;

@@ -34,6 +34,7 @@ static void egm_window_destroy(struct egm_window *w)
 	mutex_lock(&r->windows_lock);
 	list_del(&w->node);
 	mutex_unlock(&r->windows_lock);
+	egm_window_memfail_unregister(w);
 	egm_allocator_free(&r->alloc, w->pgoff);
 	egm_region_put(r);
 	kfree(w);
@@ -205,6 +206,11 @@ struct file *egm_window_create(struct egm_region *r, u64 length, u64 align)
 	if (IS_ERR(inode)) {
 		ret = PTR_ERR(inode);
 		goto err_destroy;
+	}
+	ret = egm_window_memfail_register(w);
+	if (ret) {
+		iput(inode);
+		return ERR_PTR(ret);
 	}
 
 	/* alloc_file_pseudo() does not pin the module; __fput() unpins it. */

@@ -94,6 +94,7 @@ struct egm_query {
 	__u32 entry_size;
 	__aligned_u64 regions_uptr;
 };
+
 #define EGM_QUERY _IO(EGM_TYPE, EGM_CMD_QUERY)
 
 /**
@@ -134,6 +135,7 @@ struct egm_alloc {
 	__aligned_u64 length;
 	__aligned_u64 alignment;
 };
+
 #define EGM_ALLOC _IO(EGM_TYPE, EGM_CMD_ALLOC)
 
 /**
@@ -190,6 +192,7 @@ struct egm_window_info {
 	__u32 __reserved;
 	__aligned_u64 bad_pages_uptr;
 };
+
 #define EGM_WINDOW_INFO _IO(EGM_TYPE, EGM_CMD_WINDOW_INFO)
 
 #endif /* _UAPI_LINUX_EGM_H */

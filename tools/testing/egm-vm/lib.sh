@@ -40,3 +40,38 @@ egm_image() {
 }
 
 egm_out() { echo "$EGM_CACHE/build/$1-$2"; }
+
+# The build directory of a bench kernel, unless EGM_KDIR points elsewhere.
+egm_kdir() { echo "${EGM_KDIR:-$(egm_out "$1" "$2")}"; }
+
+# Run a long, noisy command with its output in a log file. Print a
+# heartbeat with the latest output line every EGM_HEARTBEAT seconds, and
+# the tail of the log if it fails.
+egm_quiet() {
+	local label=$1 log=$2 pid rc start last
+	shift 2
+	mkdir -p "$(dirname "$log")"
+	start=$SECONDS
+	last=$SECONDS
+	"$@" >"$log" 2>&1 </dev/null &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		if ((SECONDS - last >= ${EGM_HEARTBEAT:-30})); then
+			last=$SECONDS
+			egm_log "$label: $((SECONDS - start))s: $(tail -n1 "$log" | cut -c1-100)"
+		fi
+	done
+	rc=0
+	wait "$pid" || rc=$?
+	if [ $rc != 0 ]; then
+		egm_log "$label failed (exit $rc) after $((SECONDS - start))s; end of $log:"
+		tail -n "${EGM_LOG_TAIL:-40}" "$log" | sed 's/^/    /' >&2
+	else
+		egm_log "$label done in $((SECONDS - start))s"
+	fi
+	return $rc
+}
+
+# A short hash of stdin, for cache keys.
+egm_hash() { sha1sum | cut -c1-16; }

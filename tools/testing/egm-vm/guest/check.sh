@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0
+# make check, in the guest: load the driver (KUnit runs on load), run
+# every test program on the share, scan for leaks and save the logs. The
+# host parses results/.
+. /egm/guest/lib.sh
+T=${EGM_TEST_TIMEOUT:-180}
+
+# Run one TAP-producing program with a timeout, from its own directory.
+run_tap() {
+	local out=$1 prog=$2
+	mkdir -p "$(dirname "$out")"
+	say "run ${out#$R/}"
+	(cd "$(dirname "$prog")" && timeout -s KILL "$T" "$prog") > "$out.tap" 2>&1
+	echo $? > "$out.rc"
+}
+
+say "check: start"
+load_modules
+
+# Each collection's tests.list names its tests (helpers are not tests);
+# without one, every executable is a test. A settings file may set the
+# timeout, as for the kselftest runner.
+for dir in /egm/tests/*/; do
+	[ -d "$dir" ] || continue
+	coll=$(basename "$dir")
+	T=${EGM_TEST_TIMEOUT:-180}
+	t=$(sed -n 's/^timeout=//p' "$dir/settings" 2>/dev/null)
+	[ -n "$t" ] && [ "$t" -gt "$T" ] && T=$t
+	if [ -f "$dir/tests.list" ]; then
+		names=$(cat "$dir/tests.list")
+	else
+		names=$(cd "$dir" && for f in *; do [ -f "$f" ] && [ -x "$f" ] && echo "$f"; done)
+	fi
+	for name in $names; do
+		[ -x "$dir$name" ] || continue
+		run_tap "$R/kselftest/$coll/$name" "$dir$name"
+	done
+done
+T=${EGM_TEST_TIMEOUT:-180}
+
+for t in /egm/platform/*; do
+	[ -f "$t" ] && [ -x "$t" ] || continue
+	run_tap "$R/platform/$(basename "$t")" "$t"
+done
+
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	say "kmemleak scan"
+	echo scan > /sys/kernel/debug/kmemleak
+	sleep 6
+	echo scan > /sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak > $R/kmemleak.txt
+else
+	echo "kmemleak not available" > $R/kmemleak.txt
+fi
+dmesg > $R/dmesg.txt
+echo done > $R/done
+say "check: done"

@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: GPL-2.0
+# make demo: load egm and show what it sees, then carve two windows on
+# PXM 0 and one on PXM 1 with the egm tool (tools/egm, in /egm/bin), write
+# and read through each, list the regions and the windows, and release
+# them.
+. /egm/guest/lib.sh
+
+section() { echo; echo "=== $* ==="; }
+
+say "demo: $EGM_ARCH/$EGM_FLAVOR kernel $(uname -r)"
+section "EGM regions the firmware describes (platform.env)"
+i=0
+while [ $i -lt "$EGM_PLAT_NREGIONS" ]; do
+	eval "echo \"region $i: base \$EGM_PLAT_REGION${i}_BASE size \$EGM_PLAT_REGION${i}_SIZE pxm \$EGM_PLAT_REGION${i}_PXM retired table \$EGM_PLAT_REGION${i}_RETIRED_TABLE\""
+	i=$((i + 1))
+done
+
+section "Reserved ranges in /proc/iomem"
+grep -i reserved /proc/iomem
+
+section "NUMA nodes"
+for n in /sys/devices/system/node/node*; do
+	[ -d "$n" ] || continue
+	echo "$(basename "$n"): cpus $(cat "$n/cpulist") $(grep MemTotal "$n/meminfo" | sed 's/.*MemTotal://')"
+done
+
+section "GPU-like devices and their ACPI companions"
+for g in $EGM_PLAT_GPUS; do
+	d=/sys/bus/pci/devices/0000:00:${g%%:*}
+	echo "0000:00:${g%%:*} $(cat "$d/vendor"):$(cat "$d/device") acpi $(cat "$d/firmware_node/path" 2>/dev/null) (region ${g#*:})"
+done
+
+section "insmod egm"
+load_modules
+cat $R/modules/*.out 2>/dev/null
+
+section "egm kernel messages"
+dmesg | grep -i egm | grep -v -e 'KTAP' -e '^\[.*\] *#' -e '^\[.*\] *\(not \)\?ok ' || true
+
+section "egm platform devices"
+found=
+for d in /sys/bus/platform/devices/egm*; do
+	[ -e "$d" ] || continue
+	found=1
+	echo "$d:"
+	for a in "$d"/*; do
+		[ -f "$a" ] && [ -r "$a" ] || continue
+		echo "  $(basename "$a"): $(head -c 200 "$a" 2>/dev/null | tr '\n' ' ')"
+	done
+done
+[ -n "$found" ] || echo "(none)"
+
+section "/dev/egm"
+ls -l /dev/egm* 2>/dev/null || echo "(none)"
+
+# The windows: "NAME PXM SIZE ALIGN". The 1G one goes first: first fit puts
+# it at the start of region 0, whose first GiB has no retired page; the
+# 256M one then lands on the three retired pages above it.
+windows="vm1 0 1G 1G
+vm2 0 256M 2M
+vm3 1 512M 2M"
+hold=/tmp/egm-hold
+pids=
+
+run() { echo "# $*"; "$@"; }
+
+# start_holder NAME PXM SIZE ALIGN: allocate, check and hold a window in
+# the background until the demo closes the fifo; wait until it holds it.
+start_holder() {
+	local name=$1 log=/tmp/egm-$1.log pid t=0
+	shift
+	echo "# egm alloc --pxm $1 --size $2 --align $3 --check < $hold &"
+	egm alloc --pxm "$1" --size "$2" --align "$3" --check < "$hold" > "$log" 2>&1 3>&- &
+	pid=$!
+	pids="$pids $pid"
+	while ! grep -q 'holding the window' "$log"; do
+		if ! kill -0 "$pid" 2>/dev/null || [ $t -ge 240 ]; then
+			sed 's/^/  /' "$log"
+			echo "  $name: egm alloc failed or hung (pid $pid)"
+			return 1
+		fi
+		sleep 1
+		t=$((t + 1))
+	done
+	sed 's/^/  /' "$log"
+	echo "  $name: pid $pid, ready after ${t}s"
+}
+
+if ! command -v egm > /dev/null; then
+	echo
+	say "demo: no egm tool in /egm/bin (tests.sh builds it); stopping here"
+	exit 0
+fi
+
+section "EGM regions (egm list)"
+run egm list
+
+section "Three windows: 1G and 256M on PXM 0, 512M on PXM 1, each checked"
+echo "Each holder zeroes (EGM_ALLOC), maps its window, checks it reads as"
+echo "zero, writes a pattern, reads it back and zeroes it again, skipping"
+echo "the bad pages, then holds it until end of input on $hold."
+rm -f "$hold"
+mkfifo "$hold"
+# Read-write, so that opening it blocks neither side; the holders do not
+# inherit it (3>&-), so closing it here gives them end of input.
+exec 3<> "$hold"
+echo "$windows" > /tmp/egm-windows
+while read -r name pxm size align; do
+	echo
+	say "demo: $name: $size aligned to $align on PXM $pxm"
+	start_holder "$name" "$pxm" "$size" "$align"
+done < /tmp/egm-windows
+
+section "Regions with the windows held: FREE dropped (egm list)"
+run egm list
+
+section "Every window in the system (egm windows)"
+run egm windows
+
+section "Stopping the holders: end of input releases each window"
+echo "# exec 3>&-"
+exec 3>&-
+for pid in $pids; do
+	wait "$pid"
+	echo "  pid $pid exited with status $?"
+done
+for name in $(cut -d' ' -f1 /tmp/egm-windows); do
+	echo "  $name: $(tail -n 1 /tmp/egm-$name.log)"
+done
+
+section "Regions after release: FREE back (egm list)"
+run egm list
+run egm windows
+echo
+say "demo: done"

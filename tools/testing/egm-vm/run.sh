@@ -1,0 +1,191 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot the emulated Grace machine with a bench kernel and run one guest
+# mode: check, demo, bench, vm (interactive) or dsdt (dump the DSDT).
+#
+#   run.sh MODE
+#
+# EGM_ARCH (x86_64), EGM_FLAVOR (debug/fast) pick the kernel; EGM_KDIR
+# overrides its build directory and EGM_MODULES the directory egm.ko is
+# taken from. EGM_TIMEOUT (300 s) kills a hung guest, EGM_TEST_TIMEOUT
+# (180 s) bounds each test program. EGM_EXTRA_TESTS and
+# EGM_EXTRA_MODULES name directories of extra test programs and modules
+# to put on the share (tests/extra/, modules/). EGM_CMDLINE adds to the
+# kernel command line.
+#
+# The guest's results land in $EGM_CACHE/run/ARCH-FLAVOR/share/results and
+# its serial console in $EGM_CACHE/run/ARCH-FLAVOR/MODE.log.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$EGM_BENCH/platform.sh"
+
+mode=${1:?usage: run.sh check|demo|bench|vm|dsdt}
+arch=$EGM_ARCH
+flavor=$EGM_FLAVOR
+kdir=$(egm_kdir "$arch" "$flavor")
+image=$kdir/$(egm_image "$arch")
+run=$EGM_CACHE/run/$arch-$flavor
+share=$run/share
+timeout_s=${EGM_TIMEOUT:-300}
+
+[ -f "$image" ] || egm_die "no kernel at $image; build it first (kernel.sh build $arch $flavor)"
+mkdir -p "$run"
+# One guest per staging directory at a time.
+exec 9>"$run.lock"
+flock 9
+
+fw=$("$EGM_BENCH/firmware.sh" "$arch")
+initramfs=$("$EGM_BENCH/initramfs.sh")
+
+# The machine, with @FW@ and @SHARE@ standing for per-host paths so that
+# the list itself can key the cached DSDT.
+machine=()
+machine_args() {
+	local g r var
+	case $arch in
+	x86_64)
+		qemu=qemu-system-x86_64
+		machine=("$qemu" -machine q35,kernel-irqchip=split -accel tcg -smp 2
+			 -m "$EGM_PLAT_MEM"
+			 -object "memory-backend-ram,id=m0,size=$EGM_PLAT_NODE0_MEM"
+			 -object "memory-backend-ram,id=m1,size=$EGM_PLAT_NODE1_MEM"
+			 -numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1
+			 -device intel-iommu,intremap=on,caching-mode=on)
+		for g in $EGM_PLAT_GPUS; do
+			machine+=(-device "pci-testdev,addr=${g%%:*}")
+		done
+		machine+=(-device "edu,addr=$EGM_PLAT_EDU_SLOT")
+		for ((r = 0; r < EGM_PLAT_NREGIONS; r++)); do
+			var=EGM_PLAT_REGION${r}_RETIRED_TABLE
+			machine+=(-device "loader,file=@FW@/retired$r.bin,addr=${!var},force-raw=on")
+		done
+		machine+=(-acpitable file=@FW@/ssdt.aml
+			  -virtfs local,path=@SHARE@,mount_tag=egm,security_model=none
+			  -nodefaults -no-reboot -display none)
+		console=ttyS0
+		;;
+	*)
+		egm_die "the $arch machine is not written yet"
+		;;
+	esac
+}
+
+# Single-quoted '$': memmap=SIZE$BASE must reach the kernel as is.
+cmdline() {
+	local c r base size
+	c="console=$console panic=-1 oops=panic log_buf_len=4M kmemleak=on"
+	[ "$arch" = x86_64 ] && c+=" intel_iommu=on"
+	[ "$flavor" = debug ] && c+=" hung_task_panic=1 softlockup_panic=1"
+	for ((r = 0; r < EGM_PLAT_NREGIONS; r++)); do
+		base=EGM_PLAT_REGION${r}_BASE
+		size=EGM_PLAT_REGION${r}_SIZE
+		c+=$(printf ' memmap=%dM$%s' $((${!size} >> 20)) "${!base}")
+	done
+	c+=$(printf ' memmap=%dM$%s' $((EGM_PLAT_TABLES_SIZE >> 20)) "$EGM_PLAT_TABLES_BASE")
+	echo "$c egm_vm=$1${EGM_CMDLINE:+ $EGM_CMDLINE}"
+}
+
+copy_progs() {
+	local from=$1 to=$2
+	rm -rf "$to"
+	mkdir -p "$to"
+	[ -d "$from" ] || return 0
+	cp -a "$from/." "$to/"
+}
+
+stage() {
+	local m
+	mkdir -p "$share"
+	rm -rf "$share/results"
+	mkdir -p "$share/results"
+	copy_progs "$EGM_BENCH/guest" "$share/guest"
+	{
+		cat "$fw/platform.env"
+		echo "EGM_ARCH=$arch"
+		echo "EGM_FLAVOR=$flavor"
+		echo "EGM_TEST_TIMEOUT=${EGM_TEST_TIMEOUT:-180}"
+	} > "$share/platform.env"
+	rm -rf "$share/modules"
+	mkdir -p "$share/modules"
+	for m in "${EGM_MODULES:-$kdir/drivers/iommu/egm}"/*.ko \
+		 ${EGM_EXTRA_MODULES:+"$EGM_EXTRA_MODULES"/*.ko}; do
+		[ -f "$m" ] && cp "$m" "$share/modules/"
+	done
+	copy_progs "$kdir/egm-tests/kselftest" "$share/tests"
+	if [ -n "${EGM_EXTRA_TESTS:-}" ]; then
+		copy_progs "$EGM_EXTRA_TESTS" "$share/tests/extra"
+	fi
+	copy_progs "$kdir/egm-tests/platform" "$share/platform"
+	copy_progs "$kdir/egm-tests/bench" "$share/bench"
+	# tools/egm, built by tests.sh; /egm/bin is on the guest's PATH.
+	copy_progs "$kdir/egm-tests/bin" "$share/bin"
+}
+
+qpid=
+cleanup() { [ -z "$qpid" ] || kill "$qpid" 2>/dev/null || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# boot MODE INITRD: returns QEMU's status (124 on timeout).
+boot() {
+	local m=$1 initrd=$2 log=$run/$1.log args rc filter start
+	args=("${machine[@]//@FW@/$fw}")
+	args=("${args[@]//@SHARE@/$share}")
+	args+=(-kernel "$image" -initrd "$initrd" -append "$(cmdline "$m")")
+	printf '%q ' "${args[@]}" > "$run/$m.cmd"
+	echo >> "$run/$m.cmd"
+	if [ "$m" = vm ]; then
+		"${args[@]}" -serial mon:stdio
+		return
+	fi
+	case $m in
+	demo|bench) filter='f || /egm-guest:/ { f = 1; print; fflush() }' ;;
+	*) filter='/egm-guest:|Kernel panic/ { print "  " $0; fflush() }' ;;
+	esac
+	: > "$log"
+	start=$SECONDS
+	timeout -k 10 "$timeout_s" "${args[@]}" -serial "file:$log" </dev/null &
+	qpid=$!
+	tail -s 0.2 -n +1 -f --pid="$qpid" "$log" | tr -d '\r' | awk "$filter"
+	rc=0
+	wait "$qpid" || rc=$?
+	qpid=
+	echo "$rc" > "$run/$m.rc"
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		egm_log "$m: guest killed after ${timeout_s}s (EGM_TIMEOUT)"
+	else
+		egm_log "$m: guest ran $((SECONDS - start))s (exit $rc)"
+	fi
+	return "$rc"
+}
+
+# QEMU's DSDT is revision 1, which truncates every ACPI integer to 32 bits.
+# Dump it from the same machine, patch it (patch-dsdt.py) and prepend it to
+# the initrd for ACPI_TABLE_UPGRADE. Cached by the machine arguments.
+dsdt_cpio() {
+	local key d
+	[ "$arch" = x86_64 ] || return 0
+	key=$( { "$qemu" --version; printf '%s\n' "${machine[@]}"; } | egm_hash)
+	d=$EGM_CACHE/dsdt/$arch-$key
+	if [ ! -s "$d/dsdt.cpio" ]; then
+		egm_log "dumping this machine's DSDT (new QEMU arguments)" >&2
+		stage
+		boot dsdt "$initramfs" >&2 || egm_die "the DSDT dump boot failed; see $run/dsdt.log"
+		[ -s "$share/results/DSDT" ] || egm_die "the guest saved no DSDT; see $run/dsdt.log"
+		rm -rf "$d"
+		mkdir -p "$d/kernel/firmware/acpi"
+		cp "$share/results/DSDT" "$d/dsdt-qemu.aml"
+		"$EGM_BENCH/patch-dsdt.py" "$d/dsdt-qemu.aml" "$d/kernel/firmware/acpi/dsdt.aml"
+		(cd "$d" && find kernel | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$d/dsdt.cpio.tmp"
+		mv "$d/dsdt.cpio.tmp" "$d/dsdt.cpio"
+	fi
+	echo "$d/dsdt.cpio"
+}
+
+machine_args
+dsdt=$(dsdt_cpio)
+stage
+initrd=$run/initrd.img
+cat ${dsdt:+"$dsdt"} "$initramfs" > "$initrd"
+egm_log "booting $arch/$flavor in $mode mode (serial log $run/$mode.log)"
+boot "$mode" "$initrd"

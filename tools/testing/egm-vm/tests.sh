@@ -1,0 +1,84 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the guest's test programs against a bench kernel's exported
+# headers, statically (the guest has only busybox):
+#   - the kselftests of each collection in EGM_SELFTESTS (default "egm"),
+#     installed into BUILD/egm-tests/kselftest/COLL with a tests.list;
+#   - the platform smoke tests in guest/, into BUILD/egm-tests/platform.
+# BUILD/egm-tests/expected lists every program the check run must report.
+#
+#   tests.sh [ARCH [FLAVOR]]
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+arch=${1:-$EGM_ARCH}
+flavor=${2:-$EGM_FLAVOR}
+kdir=$(egm_kdir "$arch" "$flavor")
+src=$(egm_src) || egm_die "no kernel source; run kernel.sh prepare"
+cross=$(egm_cross "$arch")
+out=$kdir/egm-tests
+logs=$EGM_CACHE/logs
+mkdir -p "$out" "$logs"
+
+# Exported headers, redone only when what they are made of changed.
+hdr_key=$( { cat "$EGM_REPO"/include/uapi/linux/*.h "$EGM_REPO"/patches/*.patch 2>/dev/null;
+	     echo "$src"; } | egm_hash)
+if [ "$(cat "$out/.headers" 2>/dev/null)" != "$hdr_key" ] || [ ! -d "$kdir/usr/include/linux" ]; then
+	egm_quiet "headers $arch/$flavor" "$logs/headers-$arch-$flavor.log" \
+		"$EGM_BENCH/kernel.sh" make "$arch" "$flavor" headers
+	echo "$hdr_key" > "$out/.headers"
+fi
+
+expected=$out/expected.new
+: > "$expected"
+
+for coll in ${EGM_SELFTESTS-egm}; do
+	dir=$src/tools/testing/selftests/$coll
+	inst=$out/kselftest/$coll
+	rm -rf "$inst"
+	if [ ! -f "$dir/Makefile" ]; then
+		egm_log "selftests/$coll: no Makefile yet, no tests expected"
+		continue
+	fi
+	kself=(make -C "$dir" OUTPUT="$out/build/$coll" ARCH="$(egm_karch "$arch")"
+	       ${cross:+CROSS_COMPILE=$cross}
+	       KHDR_INCLUDES="-isystem $kdir/usr/include" USERLDFLAGS=-static)
+	# The programs the collection declares, whether or not they build.
+	mkdir -p "$inst" "$out/build/$coll"
+	"${kself[@]}" -s --no-print-directory emit_tests COLLECTION="$coll" 2>/dev/null |
+		sed -n "s|^$coll:||p" > "$inst/tests.list" || true
+	sed "s|^|kselftest/$coll/|" "$inst/tests.list" >> "$expected"
+	if ! egm_quiet "selftests/$coll" "$logs/selftests-$coll-$arch-$flavor.log" \
+		"${kself[@]}" INSTALL_PATH="$inst" install; then
+		egm_log "selftests/$coll did not build; its programs will fail"
+	fi
+	# A failed build may have left the list behind; the guest skips what is missing.
+done
+
+inst=$out/platform
+rm -rf "$inst"
+guest=(make -C "$EGM_BENCH/guest" KHDR="$kdir/usr/include"
+       SELFTESTS="$src/tools/testing/selftests" OUTPUT="$out/build/platform"
+       ${cross:+CROSS_COMPILE=$cross})
+progs=$("${guest[@]}" -s --no-print-directory progs)
+for p in $progs; do
+	echo "platform/$p" >> "$expected"
+done
+if egm_quiet "platform tests" "$logs/platform-tests-$arch-$flavor.log" "${guest[@]}"; then
+	mkdir -p "$inst"
+	for p in $progs; do
+		cp "$out/build/platform/$p" "$inst/"
+	done
+else
+	egm_log "the platform tests did not build; they will fail"
+fi
+mv "$expected" "$out/expected"
+
+# The egm tool (tools/egm), static, for the demo and 'make vm': staged
+# into /egm/bin, which is on the guest's PATH. Not a test program.
+mkdir -p "$out/bin"
+if ! egm_quiet "tools/egm" "$logs/tools-egm-$arch-$flavor.log" \
+	make -C "$EGM_REPO/tools/egm" OUTPUT="$out/bin/" CC="${cross}gcc" LDFLAGS=-static; then
+	rm -f "$out/bin/egm"
+	egm_log "tools/egm did not build; the guest has no egm tool"
+fi

@@ -8,8 +8,12 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-# Upstream files that patches/ touches and the repo supplies.
-links=(drivers/iommu/egm include/uapi/linux/egm.h tools/testing/selftests/egm)
+# What the repo adds to the kernel tree, linked in so edits rebuild
+# incrementally. Selftest directories are mirrored file by file because
+# their Makefiles include ../lib.mk, which a directory symlink would
+# resolve inside the repo.
+links=(drivers/iommu/egm include/uapi/linux/egm.h)
+mirrors=(tools/testing/selftests/egm)
 
 prepare() {
 	"$EGM_BENCH/fetch-kernel.sh"
@@ -50,6 +54,10 @@ prepare() {
 			egm_die "$src/$l exists upstream; refusing to replace it"
 		fi
 		ln -sfn "$EGM_REPO/$l" "$src/$l"
+	done
+	for l in "${mirrors[@]}"; do
+		rm -rf "$src/$l"
+		cp -rs "$EGM_REPO/$l" "$src/$l"
 	done
 }
 

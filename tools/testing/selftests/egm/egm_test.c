@@ -1,0 +1,1483 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Selftests for the egm core: /dev/egm, window files and their mappings.
+ *
+ * Facts about the platform (region bases, retired pages, GPUs) come from
+ * the bench's platform file (see egm_utils.h); everything else from the
+ * driver's own QUERY and WINDOW_INFO. Sizes derive from the page size.
+ *
+ * Copyright (c) 2026, The egm authors.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "egm_utils.h"
+
+#ifndef BUS_MCEERR_AR
+#define BUS_MCEERR_AR 4
+#endif
+
+/* The mapping sizes of one PMD and one PUD entry. */
+static unsigned long pmd_size(void)
+{
+	return PAGE_SIZE * (PAGE_SIZE / 8);
+}
+
+static unsigned long pud_size(void)
+{
+	return pmd_size() * (PAGE_SIZE / 8);
+}
+
+#define ALIGN_DOWN(x, a)	((x) / (a) * (a))
+#define NOBODY			65534
+
+FIXTURE(egm)
+{
+	int fd;
+	__u32 nregions;
+	struct egm_region_info regions[EGM_MAX_REGIONS];
+	bool have_plat;
+	struct egm_platform plat;
+};
+
+FIXTURE_SETUP(egm)
+{
+	self->fd = open(EGM_DEV, O_RDWR | O_CLOEXEC);
+	if (self->fd < 0 && errno == ENOENT)
+		SKIP(return, "no %s: egm is not loaded", EGM_DEV);
+	ASSERT_LE(0, self->fd);
+
+	self->nregions = EGM_MAX_REGIONS;
+	ASSERT_EQ(0, egm_query(self->fd, self->regions, &self->nregions));
+	if (!self->nregions)
+		SKIP(return, "this machine has no EGM region");
+	self->have_plat = egm_platform_load(&self->plat);
+}
+
+FIXTURE_TEARDOWN(egm)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Tests that compare with the firmware need its description. */
+#define REQUIRE_PLATFORM()                                                  \
+	do {                                                                \
+		if (!self->have_plat)                                       \
+			SKIP(return, "no platform description; set EGM_PLATFORM"); \
+	} while (0)
+
+static const struct egm_plat_region *
+plat_region(const struct egm_platform *p, __u32 pxm)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->nregions; i++)
+		if (p->r[i].pxm == pxm)
+			return &p->r[i];
+	return NULL;
+}
+
+/* The platform region with the most retired pages. */
+static const struct egm_plat_region *
+plat_most_retired(const struct egm_platform *p)
+{
+	const struct egm_plat_region *best = NULL;
+	unsigned int i;
+
+	for (i = 0; i < p->nregions; i++)
+		if (p->r[i].nretired &&
+		    (!best || p->r[i].nretired > best->nretired))
+			best = &p->r[i];
+	return best;
+}
+
+/* The bad pages of a window, as offsets, checked against @r if known. */
+static int window_bad(int wfd, __u64 *off, unsigned int cap)
+{
+	struct egm_bad_page bad[EGM_MAX_BAD];
+	struct egm_window_info info;
+	unsigned int i;
+
+	if (egm_window_info(wfd, &info, bad, EGM_MAX_BAD))
+		return -1;
+	for (i = 0; i < info.num_bad_pages && i < cap; i++)
+		off[i] = bad[i].offset;
+	return info.num_bad_pages;
+}
+
+/*
+ * Prepare to carve a window over the retired page at region offset @roff:
+ * a filler takes the region from 0 to the PMD block of @roff, so that first
+ * fit puts the next PMD-aligned window there. Returns that region offset;
+ * *filler is -1 if no filler was needed, else for the caller to close.
+ */
+static __u64 alloc_filler(struct __test_metadata *_metadata, int fd,
+			  const struct egm_plat_region *r, __u64 roff,
+			  int *filler)
+{
+	__u64 start = ALIGN_DOWN(roff, pmd_size());
+
+	*filler = -1;
+	ASSERT_EQ(r->size, egm_free(fd, r->pxm));
+	if (start)
+		ASSERT_EQ(0, egm_alloc(fd, r->pxm, start, pmd_size(), filler));
+	return start;
+}
+
+/*
+ * Expected bad pages of a window at region offset @start of @len, from the
+ * platform; returns their number.
+ */
+static unsigned int plat_bad(const struct egm_plat_region *r, __u64 start,
+			     __u64 len, __u64 *off)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < r->nretired; i++)
+		if (r->retired[i] >= start && r->retired[i] < start + len)
+			off[n++] = r->retired[i] - start;
+	return n;
+}
+
+static bool read_sysfs(const char *dir, const char *name, char *buf,
+		       size_t len)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return true;
+}
+
+static long long sysfs_ll(const char *dir, const char *name)
+{
+	char buf[64];
+
+	if (!read_sysfs(dir, name, buf, sizeof(buf)))
+		return LLONG_MIN;
+	return strtoll(buf, NULL, 0);
+}
+
+/* QUERY reports what firmware describes, and nothing is allocated yet. */
+TEST_F(egm, query_matches_firmware)
+{
+	__u32 i, j;
+
+	REQUIRE_PLATFORM();
+	ASSERT_EQ(self->plat.nregions, self->nregions);
+
+	for (i = 0; i < self->nregions; i++) {
+		struct egm_region_info *info = &self->regions[i];
+		const struct egm_plat_region *r;
+
+		r = plat_region(&self->plat, info->pxm);
+		ASSERT_NE(NULL, r) TH_LOG("PXM %u is not in the firmware", info->pxm);
+		for (j = 0; j < i; j++) {
+			ASSERT_NE(self->regions[j].id, info->id);
+			ASSERT_NE(self->regions[j].pxm, info->pxm);
+		}
+		EXPECT_EQ(r->node, info->numa_node);
+		EXPECT_EQ(0, info->__reserved);
+		EXPECT_EQ(r->size, info->size);
+		EXPECT_EQ(info->size, info->free);
+		EXPECT_EQ(r->nretired, info->retired_pages);
+		EXPECT_EQ(0, info->poisoned_pages);
+		EXPECT_EQ(PAGE_SIZE, info->page_size);
+		EXPECT_NE(0, info->align & PAGE_SIZE);
+		EXPECT_NE(0, info->align & pmd_size());
+#ifdef __x86_64__
+		/* A PUD-aligned base gets PUD windows on x86. */
+		if (!(r->base % pud_size()))
+			EXPECT_NE(0, info->align & pud_size());
+#endif
+		/* No alignment larger than the base's own. */
+		EXPECT_EQ(0, info->align & ~((r->base & -r->base) * 2 - 1));
+	}
+}
+
+/* sysfs mirrors QUERY and links each region to the GPUs that report it. */
+TEST_F(egm, query_sysfs)
+{
+	__u32 i;
+
+	for (i = 0; i < self->nregions; i++) {
+		struct egm_region_info *info = &self->regions[i];
+		const struct egm_plat_region *r = NULL;
+		char dir[128], buf[256], *tok, *save;
+		__u64 align = 0;
+		unsigned int g, n;
+
+		snprintf(dir, sizeof(dir), "%s/egm.%u", EGM_SYSFS, info->id);
+		EXPECT_EQ(info->pxm, sysfs_ll(dir, "pxm"));
+		EXPECT_EQ(info->numa_node, sysfs_ll(dir, "numa_node"));
+		EXPECT_EQ(info->size, sysfs_ll(dir, "size"));
+		EXPECT_EQ(info->free, sysfs_ll(dir, "free"));
+		EXPECT_EQ(info->retired_pages, sysfs_ll(dir, "retired_pages"));
+		EXPECT_EQ(info->poisoned_pages, sysfs_ll(dir, "poisoned_pages"));
+		ASSERT_TRUE(read_sysfs(dir, "align", buf, sizeof(buf)));
+		for (tok = strtok_r(buf, " ", &save); tok;
+		     tok = strtok_r(NULL, " ", &save))
+			align |= strtoull(tok, NULL, 0);
+		EXPECT_EQ(info->align, align);
+
+		if (!self->have_plat)
+			continue;
+		r = plat_region(&self->plat, info->pxm);
+		ASSERT_NE(NULL, r);
+		for (n = 0; n < 8; n++) {
+			char link[PATH_MAX], target[PATH_MAX];
+			ssize_t len;
+			bool found = false;
+
+			snprintf(link, sizeof(link), "%s/gpu%u", dir, n);
+			len = readlink(link, target, sizeof(target) - 1);
+			if (len < 0)
+				break;
+			target[len] = 0;
+			for (g = 0; g < r->ngpus; g++)
+				found |= !strcmp(basename(target), r->gpus[g]);
+			EXPECT_TRUE(found) TH_LOG("%s -> %s is not a GPU of PXM %u",
+						  link, target, info->pxm);
+		}
+		EXPECT_EQ(r->ngpus, n);
+	}
+}
+
+/* A short array gets what fits, the count needed and ENOSPC. */
+TEST_F(egm, query_enospc)
+{
+	struct egm_region_info infos[EGM_MAX_REGIONS];
+	struct egm_query q = {
+		.size = sizeof(q),
+		.entry_size = sizeof(infos[0]),
+	};
+
+	/* num_regions 0 asks for the count; nothing is written. */
+	q.num_regions = 0;
+	q.regions_uptr = 0;
+	EXPECT_ERRNO(ENOSPC, ioctl(self->fd, EGM_QUERY, &q));
+	EXPECT_EQ(self->nregions, q.num_regions);
+
+	if (self->nregions < 2)
+		return;
+	memset(infos, 0xa5, sizeof(infos));
+	q.num_regions = 1;
+	q.regions_uptr = (uintptr_t)infos;
+	EXPECT_ERRNO(ENOSPC, ioctl(self->fd, EGM_QUERY, &q));
+	EXPECT_EQ(self->nregions, q.num_regions);
+	EXPECT_EQ(0, memcmp(&infos[0], &self->regions[0], sizeof(infos[0])));
+	/* Nothing past the capacity. */
+	EXPECT_EQ(0xa5a5a5a5, infos[1].id);
+
+	/* Exactly enough succeeds. */
+	q.num_regions = self->nregions;
+	EXPECT_EQ(0, ioctl(self->fd, EGM_QUERY, &q));
+	EXPECT_EQ(self->nregions, q.num_regions);
+}
+
+/* entry_size: smaller fails, larger gets a zero-filled tail. */
+TEST_F(egm, query_entry_size)
+{
+	size_t esz = sizeof(struct egm_region_info), big = esz + 24;
+	unsigned char *buf;
+	struct egm_query q = {
+		.size = sizeof(q),
+		.num_regions = self->nregions,
+		.entry_size = esz - 8,
+	};
+	__u32 i, k;
+
+	buf = malloc(big * self->nregions);
+	ASSERT_NE(NULL, buf);
+	q.regions_uptr = (uintptr_t)buf;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, EGM_QUERY, &q));
+	q.entry_size = 0;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, EGM_QUERY, &q));
+
+	memset(buf, 0xa5, big * self->nregions);
+	q.entry_size = big;
+	ASSERT_EQ(0, ioctl(self->fd, EGM_QUERY, &q));
+	ASSERT_EQ(self->nregions, q.num_regions);
+	for (i = 0; i < self->nregions; i++) {
+		EXPECT_EQ(0, memcmp(buf + i * big, &self->regions[i], esz));
+		for (k = esz; k < big; k++)
+			EXPECT_EQ(0, buf[i * big + k]);
+	}
+	free(buf);
+}
+
+/* The general format: size, flags and extensible tails. */
+TEST_F(egm, query_struct_size)
+{
+	struct egm_region_info infos[EGM_MAX_REGIONS];
+	struct {
+		struct egm_query q;
+		__u64 extra;
+	} big = {
+		.q = {
+			.size = sizeof(big),
+			.num_regions = EGM_MAX_REGIONS,
+			.entry_size = sizeof(infos[0]),
+			.regions_uptr = (uintptr_t)infos,
+		},
+		.extra = 1,
+	};
+
+	EXPECT_ERRNO(E2BIG, ioctl(self->fd, EGM_QUERY, &big));
+	big.extra = 0;
+	EXPECT_EQ(0, ioctl(self->fd, EGM_QUERY, &big));
+	EXPECT_EQ(self->nregions, big.q.num_regions);
+	EXPECT_EQ(0, big.extra);
+
+	big.q.size = sizeof(big.q) - 1;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, EGM_QUERY, &big));
+	big.q.size = 0;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, EGM_QUERY, &big));
+
+	big.q.size = sizeof(big.q);
+	big.q.flags = 1;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, EGM_QUERY, &big));
+	big.q.flags = 1U << 31;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, EGM_QUERY, &big));
+
+	big.q.flags = 0;
+	EXPECT_ERRNO(EFAULT, ioctl(self->fd, EGM_QUERY, NULL));
+	big.q.regions_uptr = 8;
+	EXPECT_ERRNO(EFAULT, ioctl(self->fd, EGM_QUERY, &big));
+}
+
+/* Unknown commands, including the window's, fail with ENOTTY. */
+TEST_F(egm, ioctl_unknown)
+{
+	struct egm_query q = { .size = sizeof(q) };
+	int wfd;
+
+	EXPECT_ERRNO(ENOTTY, ioctl(self->fd, _IO(EGM_TYPE, 0x7f), &q));
+	EXPECT_ERRNO(ENOTTY, ioctl(self->fd, _IO(EGM_TYPE, EGM_CMD_WINDOW_INFO + 1), &q));
+	EXPECT_ERRNO(ENOTTY, ioctl(self->fd, EGM_WINDOW_INFO, &q));
+	EXPECT_ERRNO(ENOTTY, ioctl(self->fd, _IO('x', EGM_CMD_QUERY), &q));
+	EXPECT_ERRNO(ENOTTY, ioctl(self->fd, _IOWR(EGM_TYPE, EGM_CMD_QUERY,
+						   struct egm_query), &q));
+
+	ASSERT_EQ(0, egm_alloc(self->fd, self->regions[0].pxm, pmd_size(),
+			       pmd_size(), &wfd));
+	EXPECT_ERRNO(ENOTTY, ioctl(wfd, EGM_QUERY, &q));
+	EXPECT_ERRNO(ENOTTY, ioctl(wfd, EGM_ALLOC, &q));
+	EXPECT_ERRNO(ENOTTY, ioctl(wfd, _IO(EGM_TYPE, 0x7f), &q));
+	close(wfd);
+}
+
+/* Every region: the free count drops by the length and comes back. */
+TEST_F(egm, alloc_free_each_pxm)
+{
+	__u32 i;
+
+	for (i = 0; i < self->nregions; i++) {
+		struct egm_region_info *info = &self->regions[i];
+		__u64 len = 8 * pmd_size(), free0 = egm_free(self->fd, info->pxm);
+		struct egm_window_info wi;
+		char dir[PATH_MAX];
+		int wfd, wfd2;
+
+		snprintf(dir, sizeof(dir), "%s/egm.%u", EGM_SYSFS, info->id);
+		ASSERT_EQ(info->size, free0);
+		ASSERT_EQ(0, egm_alloc(self->fd, info->pxm, len, pmd_size(), &wfd));
+		ASSERT_LE(0, wfd);
+		/* O_CLOEXEC and read-write. */
+		EXPECT_EQ(FD_CLOEXEC, fcntl(wfd, F_GETFD));
+		EXPECT_EQ(O_RDWR, fcntl(wfd, F_GETFL) & O_ACCMODE);
+		EXPECT_EQ(free0 - len, egm_free(self->fd, info->pxm));
+		EXPECT_EQ(free0 - len, sysfs_ll(dir, "free"));
+
+		ASSERT_EQ(0, egm_window_info(wfd, &wi, NULL, 0));
+		EXPECT_EQ(info->pxm, wi.pxm);
+		EXPECT_EQ(info->numa_node, wi.numa_node);
+		EXPECT_EQ(len, wi.length);
+		EXPECT_EQ(pmd_size(), wi.alignment);
+
+		ASSERT_EQ(0, egm_alloc(self->fd, info->pxm, pmd_size(), 0, &wfd2));
+		EXPECT_EQ(free0 - len - pmd_size(), egm_free(self->fd, info->pxm));
+		/* Alignment 0 picks the PMD size. */
+		ASSERT_EQ(0, egm_window_info(wfd2, &wi, NULL, 0));
+		EXPECT_EQ(pmd_size(), wi.alignment);
+
+		close(wfd);
+		EXPECT_EQ(free0 - pmd_size(), egm_free(self->fd, info->pxm));
+		close(wfd2);
+		EXPECT_EQ(free0, egm_free(self->fd, info->pxm));
+		EXPECT_EQ(free0, sysfs_ll(dir, "free"));
+	}
+}
+
+/* Every ALLOC error the uapi documents. */
+TEST_F(egm, alloc_errno)
+{
+	struct egm_region_info *info = &self->regions[0];
+	__u32 pxm = info->pxm, bad_pxm = 0;
+	__u64 hp = pmd_size();
+	int wfd = -1;
+	__u32 i;
+
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, pxm, 0, hp, &wfd));
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, pxm, 0, 0, &wfd));
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, pxm, hp + PAGE_SIZE, hp, &wfd));
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, pxm, hp / 2, hp, &wfd));
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, pxm, hp + PAGE_SIZE, 0, &wfd));
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, pxm, hp, 3, &wfd));
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, pxm, 3 * hp, 3 * PAGE_SIZE, &wfd));
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, pxm, hp, hp + PAGE_SIZE, &wfd));
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, pxm, 1ULL << 63, 1ULL << 63, &wfd));
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, pxm, hp, 1ULL << 63, &wfd));
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, pxm, hp, ~0ULL, &wfd));
+	/* Powers of two the region does not support. */
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, pxm, 2 * hp, 2 * hp, &wfd));
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, pxm, hp, 1, &wfd));
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, pxm, hp, PAGE_SIZE / 2, &wfd));
+
+	for (i = 0; i < self->nregions; i++)
+		if (self->regions[i].pxm >= bad_pxm)
+			bad_pxm = self->regions[i].pxm + 1;
+	EXPECT_ERRNO(ENODEV, egm_alloc(self->fd, bad_pxm, hp, hp, &wfd));
+	EXPECT_ERRNO(ENODEV, egm_alloc(self->fd, ~0U, hp, hp, &wfd));
+
+	EXPECT_ERRNO(ENOSPC, egm_alloc(self->fd, pxm, info->size + hp, hp, &wfd));
+	EXPECT_ERRNO(ENOSPC, egm_alloc(self->fd, pxm, 1ULL << 62, hp, &wfd));
+	EXPECT_ERRNO(ENOSPC, egm_alloc(self->fd, pxm, ~(hp - 1), hp, &wfd));
+
+	EXPECT_EQ(-1, wfd);
+	EXPECT_ERRNO(EFAULT, ioctl(self->fd, EGM_ALLOC, NULL));
+	EXPECT_ERRNO(EFAULT, ioctl(self->fd, EGM_ALLOC, 8));
+	/* Nothing leaked from the failures. */
+	EXPECT_EQ(info->size, egm_free(self->fd, pxm));
+}
+
+/* ALLOC's general format: size, flags and extensible tails. */
+TEST_F(egm, alloc_struct_size)
+{
+	struct {
+		struct egm_alloc a;
+		__u64 extra[2];
+	} big = {
+		.a = {
+			.size = sizeof(big),
+			.pxm = self->regions[0].pxm,
+			.length = pmd_size(),
+			.alignment = pmd_size(),
+			.out_fd = -1,
+		},
+		.extra = { 0, 1 },
+	};
+
+	EXPECT_ERRNO(E2BIG, ioctl(self->fd, EGM_ALLOC, &big));
+	EXPECT_EQ(-1, big.a.out_fd);
+
+	big.a.size = sizeof(big.a) - 1;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, EGM_ALLOC, &big));
+	big.a.size = offsetof(struct egm_alloc, alignment);
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, EGM_ALLOC, &big));
+	big.a.size = 0;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, EGM_ALLOC, &big));
+
+	big.a.size = sizeof(big.a);
+	big.a.flags = 1;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, EGM_ALLOC, &big));
+	big.a.flags = 1U << 31;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, EGM_ALLOC, &big));
+	EXPECT_EQ(self->regions[0].size,
+		  egm_free(self->fd, self->regions[0].pxm));
+
+	/* A larger structure with a zero tail works. */
+	big.a.flags = 0;
+	big.a.size = sizeof(big);
+	big.extra[1] = 0;
+	ASSERT_EQ(0, ioctl(self->fd, EGM_ALLOC, &big));
+	ASSERT_LE(0, big.a.out_fd);
+	EXPECT_EQ(FD_CLOEXEC, fcntl(big.a.out_fd, F_GETFD));
+	EXPECT_EQ(self->regions[0].size - pmd_size(),
+		  egm_free(self->fd, self->regions[0].pxm));
+	close(big.a.out_fd);
+}
+
+/* Fill a region to the last byte: ENOSPC, and every byte comes back. */
+TEST_F_TIMEOUT(egm, exhaustion, 300)
+{
+	struct egm_region_info *info = &self->regions[self->nregions - 1];
+	__u64 hp = pmd_size(), size = info->size;
+	int big, a, b, c;
+
+	ASSERT_EQ(size, egm_free(self->fd, info->pxm));
+	ASSERT_LE(4 * hp, size);
+
+	ASSERT_EQ(0, egm_alloc(self->fd, info->pxm, size - 3 * hp, hp, &big));
+	ASSERT_EQ(0, egm_alloc(self->fd, info->pxm, hp, hp, &a));
+	ASSERT_EQ(0, egm_alloc(self->fd, info->pxm, hp, hp, &b));
+	EXPECT_EQ(hp, egm_free(self->fd, info->pxm));
+	EXPECT_ERRNO(ENOSPC, egm_alloc(self->fd, info->pxm, 2 * hp, hp, &c));
+	ASSERT_EQ(0, egm_alloc(self->fd, info->pxm, hp, hp, &c));
+	EXPECT_EQ(0, egm_free(self->fd, info->pxm));
+	EXPECT_ERRNO(ENOSPC, egm_alloc(self->fd, info->pxm, hp, hp, NULL));
+	EXPECT_ERRNO(ENOSPC, egm_alloc(self->fd, info->pxm, PAGE_SIZE,
+				       PAGE_SIZE, NULL));
+
+	/* A hole is reused, but two holes apart do not make one range. */
+	close(a);
+	close(c);
+	EXPECT_EQ(2 * hp, egm_free(self->fd, info->pxm));
+	EXPECT_ERRNO(ENOSPC, egm_alloc(self->fd, info->pxm, 2 * hp, hp, NULL));
+	ASSERT_EQ(0, egm_alloc(self->fd, info->pxm, hp, hp, &a));
+	EXPECT_EQ(hp, egm_free(self->fd, info->pxm));
+
+	close(big);
+	close(a);
+	close(b);
+	EXPECT_EQ(size, egm_free(self->fd, info->pxm));
+}
+
+/* Alignment alone can leave no room while enough bytes are free. */
+TEST_F(egm, alloc_enospc_alignment)
+{
+	__u32 i;
+
+	for (i = 0; i < self->nregions; i++) {
+		struct egm_region_info *info = &self->regions[i];
+		__u64 big = pud_size();
+		int wfd, wfd2;
+
+		if (!(info->align & big) || info->size < big ||
+		    info->size >= 2 * big)
+			continue;
+		/* A small window at 0 pushes the next big one past the end. */
+		ASSERT_EQ(0, egm_alloc(self->fd, info->pxm, pmd_size(),
+				       pmd_size(), &wfd));
+		EXPECT_LE(big, egm_free(self->fd, info->pxm));
+		EXPECT_ERRNO(ENOSPC, egm_alloc(self->fd, info->pxm, big, big, NULL));
+		/* Without the alignment it fits. */
+		EXPECT_EQ(0, egm_alloc(self->fd, info->pxm, big, pmd_size(), &wfd2));
+		close(wfd2);
+		close(wfd);
+		return;
+	}
+	SKIP(return, "no region between one and two PUDs with PUD alignment");
+}
+
+/*
+ * A new window never shows what an earlier one held: write the whole
+ * window, free it, carve the same range again and find only zeroes. The
+ * bad pages are neither written nor read; if @want is set, they must be
+ * those @nwant.
+ */
+static void check_isolation(struct __test_metadata *_metadata, int fd,
+			    __u32 pxm, __u64 len, const __u64 *want, int nwant)
+{
+	__u64 bad[EGM_MAX_BAD], bad2[EGM_MAX_BAD];
+	int wfd, nbad, nbad2;
+	void *p;
+
+	ASSERT_EQ(0, egm_alloc(fd, pxm, len, pmd_size(), &wfd));
+	nbad = window_bad(wfd, bad, EGM_MAX_BAD);
+	ASSERT_LE(0, nbad);
+	ASSERT_GE(EGM_MAX_BAD, nbad);
+	if (want) {
+		ASSERT_EQ(nwant, nbad);
+		ASSERT_EQ(0, memcmp(want, bad, nbad * sizeof(bad[0])));
+	}
+	p = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	/* Zeroed on allocation, then ours. */
+	EXPECT_EQ(-1, egm_check(p, len, 0, true, bad, nbad));
+	egm_fill(p, len, pxm + 1, bad, nbad);
+	ASSERT_EQ(-1, egm_check(p, len, pxm + 1, false, bad, nbad));
+	ASSERT_EQ(0, munmap(p, len));
+	close(wfd);
+
+	/* First fit hands out the same range: the same bad pages show it. */
+	ASSERT_EQ(0, egm_alloc(fd, pxm, len, pmd_size(), &wfd));
+	nbad2 = window_bad(wfd, bad2, EGM_MAX_BAD);
+	ASSERT_EQ(nbad, nbad2);
+	ASSERT_EQ(0, memcmp(bad, bad2, nbad * sizeof(bad[0])));
+	p = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, egm_check(p, len, 0, true, bad, nbad));
+	ASSERT_EQ(0, munmap(p, len));
+	close(wfd);
+}
+
+TEST_F_TIMEOUT(egm, isolation, 120)
+{
+	__u32 i;
+
+	for (i = 0; i < self->nregions; i++) {
+		ASSERT_EQ(self->regions[i].size,
+			  egm_free(self->fd, self->regions[i].pxm));
+		check_isolation(_metadata, self->fd, self->regions[i].pxm,
+				32 * pmd_size(), NULL, 0);
+		EXPECT_EQ(self->regions[i].size,
+			  egm_free(self->fd, self->regions[i].pxm));
+	}
+}
+
+/* The same over retired pages, which must be neither read nor written. */
+TEST_F_TIMEOUT(egm, isolation_retired, 240)
+{
+	const struct egm_plat_region *r;
+	__u64 want[EGM_MAX_BAD], len = 16 * pmd_size(), start;
+	int filler;
+
+	REQUIRE_PLATFORM();
+	r = plat_most_retired(&self->plat);
+	if (!r)
+		SKIP(return, "the platform has no retired page");
+	start = alloc_filler(_metadata, self->fd, r, r->retired[0], &filler);
+	check_isolation(_metadata, self->fd, r->pxm, len, want,
+			plat_bad(r, start, len, want));
+	if (filler >= 0)
+		close(filler);
+}
+
+/* Two windows of one region never share a byte. */
+TEST_F(egm, no_alias)
+{
+	__u32 pxm = self->regions[0].pxm;
+	__u64 len = 4 * pmd_size();
+	int w1, w2;
+	void *p1, *p2;
+
+	ASSERT_EQ(0, egm_alloc(self->fd, pxm, len, pmd_size(), &w1));
+	ASSERT_EQ(0, egm_alloc(self->fd, pxm, len, pmd_size(), &w2));
+	EXPECT_EQ(self->regions[0].size - 2 * len, egm_free(self->fd, pxm));
+	p1 = egm_map(w1, len, 0);
+	p2 = egm_map(w2, len, 0);
+	ASSERT_NE(MAP_FAILED, p1);
+	ASSERT_NE(MAP_FAILED, p2);
+	egm_fill(p1, len, 1, NULL, 0);
+	egm_fill(p2, len, 2, NULL, 0);
+	EXPECT_EQ(-1, egm_check(p1, len, 1, false, NULL, 0));
+	EXPECT_EQ(-1, egm_check(p2, len, 2, false, NULL, 0));
+	/* A second mapping of w1 sees w1, not w2. */
+	munmap(p2, len);
+	p2 = egm_map(w1, len, 0);
+	ASSERT_NE(MAP_FAILED, p2);
+	EXPECT_EQ(-1, egm_check(p2, len, 1, false, NULL, 0));
+	munmap(p1, len);
+	munmap(p2, len);
+	close(w1);
+	close(w2);
+}
+
+static void *raw_mmap(size_t len, int prot, int flags, int fd,
+		      unsigned long off)
+{
+	return (void *)syscall(__NR_mmap, NULL, len, prot, flags, fd, off);
+}
+
+/* Mappings must lie within the window. */
+TEST_F(egm, mmap_bounds)
+{
+	__u64 len = 2 * pmd_size();
+	int wfd;
+	char *p, *q;
+
+	ASSERT_EQ(0, egm_alloc(self->fd, self->regions[0].pxm, len,
+			       pmd_size(), &wfd));
+	EXPECT_ERRNO(EINVAL, (long)egm_map(wfd, len + PAGE_SIZE, 0));
+	EXPECT_ERRNO(EINVAL, (long)egm_map(wfd, len, PAGE_SIZE));
+	EXPECT_ERRNO(EINVAL, (long)egm_map(wfd, PAGE_SIZE, len));
+	EXPECT_ERRNO(EINVAL, (long)egm_map(wfd, 2 * PAGE_SIZE, len - PAGE_SIZE));
+	EXPECT_ERRNO(EINVAL, (long)egm_map(wfd, PAGE_SIZE, 1L << 40));
+	/* Offsets the page offset cannot hold. */
+	EXPECT_ERRNO(EOVERFLOW, (long)raw_mmap(len, PROT_READ, MAP_SHARED, wfd,
+					      LONG_MAX & ~(PAGE_SIZE - 1)));
+	EXPECT_ERRNO(EOVERFLOW, (long)raw_mmap(len, PROT_READ, MAP_SHARED, wfd,
+					      -PAGE_SIZE));
+	EXPECT_ERRNO(EOVERFLOW, (long)raw_mmap(PAGE_SIZE, PROT_READ, MAP_SHARED,
+					      wfd, -len));
+	EXPECT_ERRNO(EINVAL, (long)raw_mmap(PAGE_SIZE, PROT_READ, MAP_SHARED,
+					    wfd, PAGE_SIZE / 2));
+
+	/* Copy-on-write is refused, read-only or not. */
+	EXPECT_ERRNO(EINVAL, (long)mmap(NULL, len, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE, wfd, 0));
+	EXPECT_ERRNO(EINVAL, (long)mmap(NULL, len, PROT_READ, MAP_PRIVATE,
+					wfd, 0));
+
+	/* The last page and an inner range work and see the same memory. */
+	p = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	q = egm_map(wfd, PAGE_SIZE, len - PAGE_SIZE);
+	ASSERT_NE(MAP_FAILED, q);
+	p[len - PAGE_SIZE + 5] = 0x5a;
+	EXPECT_EQ(0x5a, q[5]);
+	munmap(q, PAGE_SIZE);
+	q = egm_map(wfd, pmd_size(), pmd_size());
+	ASSERT_NE(MAP_FAILED, q);
+	egm_fill(p, len, 7, NULL, 0);
+	EXPECT_EQ(0, memcmp(p + pmd_size(), q, pmd_size()));
+	munmap(q, pmd_size());
+	munmap(p, len);
+	close(wfd);
+}
+
+/*
+ * A mapping at an offset sees the window from that offset on, and gets
+ * huge entries wherever its address and offset allow.
+ */
+TEST_F(egm, mmap_offset)
+{
+	__u64 hp = pmd_size(), len = 4 * hp;
+	unsigned long offs[] = { PAGE_SIZE, hp, hp + 5 * PAGE_SIZE, 3 * hp };
+	long before, faults;
+	unsigned int i;
+	char *p, *q, c;
+	int wfd;
+
+	ASSERT_EQ(0, egm_alloc(self->fd, self->regions[0].pxm, len, hp, &wfd));
+	p = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	egm_fill(p, len, 13, NULL, 0);
+
+	for (i = 0; i < ARRAY_SIZE(offs); i++) {
+		size_t qlen = len - offs[i];
+
+		q = egm_map(wfd, qlen, offs[i]);
+		ASSERT_NE(MAP_FAILED, q);
+		/* Same position modulo the mapping size as the offset. */
+		EXPECT_EQ(offs[i] % hp, (uintptr_t)q % hp);
+		before = egm_minflt();
+		EXPECT_EQ(0, memcmp(p + offs[i], q, qlen));
+		faults = egm_minflt() - before;
+		/* Whole huge pages in the mapping take one fault each. */
+		if (!(offs[i] % hp)) {
+			EXPECT_GE(qlen / hp + 2, faults);
+		} else {
+			EXPECT_LE((hp - offs[i] % hp) / PAGE_SIZE, faults);
+		}
+		/* Writes through it land at the right place. */
+		c = q[qlen - 1];
+		q[qlen - 1] = ~c;
+		EXPECT_EQ((char)~c, p[len - 1]);
+		q[qlen - 1] = c;
+		munmap(q, qlen);
+	}
+	EXPECT_EQ(-1, egm_check(p, len, 13, false, NULL, 0));
+	munmap(p, len);
+	close(wfd);
+}
+
+/* Mappings cannot grow, not even within the window. */
+TEST_F(egm, mremap_grow)
+{
+	__u64 len = 2 * pmd_size();
+	int wfd;
+	void *p;
+
+	ASSERT_EQ(0, egm_alloc(self->fd, self->regions[0].pxm, len,
+			       pmd_size(), &wfd));
+	p = egm_map(wfd, pmd_size(), 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_ERRNO(EFAULT, (long)mremap(p, pmd_size(), len, MREMAP_MAYMOVE));
+	EXPECT_ERRNO(EFAULT, (long)mremap(p, pmd_size(), 2 * len,
+					  MREMAP_MAYMOVE));
+	EXPECT_ERRNO(EFAULT, (long)mremap(p, pmd_size(), len, 0));
+	/* The mapping is intact. */
+	*(volatile char *)p = 1;
+	EXPECT_EQ(0, munmap(p, pmd_size()));
+	close(wfd);
+}
+
+/* A split must keep every piece aligned to the mapping size. */
+TEST_F(egm, split_unaligned)
+{
+	__u64 hp = pmd_size(), len = 4 * hp;
+	int wfd;
+	char *p;
+
+	ASSERT_EQ(0, egm_alloc(self->fd, self->regions[0].pxm, len, hp, &wfd));
+	p = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	/* get_unmapped_area picked a huge-page aligned address. */
+	EXPECT_EQ(0, (uintptr_t)p % hp);
+	egm_fill(p, len, 3, NULL, 0);
+
+	EXPECT_ERRNO(EINVAL, munmap(p + PAGE_SIZE, PAGE_SIZE));
+	EXPECT_ERRNO(EINVAL, munmap(p, PAGE_SIZE));
+	EXPECT_ERRNO(EINVAL, munmap(p + len - PAGE_SIZE, PAGE_SIZE));
+	EXPECT_ERRNO(EINVAL, munmap(p + hp / 2, hp));
+	EXPECT_ERRNO(EINVAL, mprotect(p + PAGE_SIZE, PAGE_SIZE, PROT_READ));
+	EXPECT_ERRNO(EINVAL, mprotect(p, hp + PAGE_SIZE, PROT_READ));
+	EXPECT_ERRNO(EINVAL, madvise(p + PAGE_SIZE, PAGE_SIZE, MADV_DONTFORK));
+	EXPECT_EQ(-1, egm_check(p, len, 3, false, NULL, 0));
+
+	/* Aligned splits are fine. */
+	EXPECT_EQ(0, mprotect(p + hp, hp, PROT_READ));
+	EXPECT_EQ(0, munmap(p + 2 * hp, hp));
+	EXPECT_EQ(-1, egm_check_range(p, 0, 2 * hp, 3, false, NULL, 0));
+	EXPECT_EQ(-1, egm_check_range(p, 3 * hp, len, 3, false, NULL, 0));
+	p[0] = 1;
+	p[3 * hp] = 1;
+	munmap(p, len);
+	close(wfd);
+}
+
+/* The inode is openable through /proc/self/fd like a memfd's. */
+TEST_F(egm, reopen_proc_fd)
+{
+	__u32 pxm = self->regions[0].pxm;
+	__u64 len = 2 * pmd_size(), free0 = egm_free(self->fd, pxm);
+	struct egm_window_info wi;
+	char path[64];
+	int wfd, rfd, rofd;
+	char *p, *q;
+
+	ASSERT_EQ(0, egm_alloc(self->fd, pxm, len, pmd_size(), &wfd));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", wfd);
+	rfd = open(path, O_RDWR);
+	ASSERT_LE(0, rfd);
+	rofd = open(path, O_RDONLY);
+	ASSERT_LE(0, rofd);
+
+	p = egm_map(wfd, len, 0);
+	q = egm_map(rfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_NE(MAP_FAILED, q);
+	ASSERT_NE(p, q);
+	egm_fill(p, len, 11, NULL, 0);
+	EXPECT_EQ(-1, egm_check(q, len, 11, false, NULL, 0));
+	q[100] = 0x42;
+	EXPECT_EQ(0x42, p[100]);
+	ASSERT_EQ(0, egm_window_info(rfd, &wi, NULL, 0));
+	EXPECT_EQ(len, wi.length);
+	EXPECT_EQ(pxm, wi.pxm);
+
+	/* A read-only open maps read-only only. */
+	EXPECT_ERRNO(EACCES, (long)egm_map(rofd, len, 0));
+	munmap(q, len);
+	q = mmap(NULL, len, PROT_READ, MAP_SHARED, rofd, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	EXPECT_EQ(0x42, q[100]);
+	munmap(q, len);
+	close(rofd);
+
+	/* The reopened file keeps the window alive on its own... */
+	munmap(p, len);
+	close(wfd);
+	EXPECT_EQ(free0 - len, egm_free(self->fd, pxm));
+	q = egm_map(rfd, len, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	EXPECT_EQ(0x42, q[100]);
+	/* ...and so does a mapping once every fd is closed. */
+	close(rfd);
+	EXPECT_EQ(free0 - len, egm_free(self->fd, pxm));
+	EXPECT_EQ(0x42, q[100]);
+	munmap(q, len);
+	EXPECT_EQ(free0, egm_free(self->fd, pxm));
+}
+
+/* Size is fixed: lseek and fstat report it, truncate is refused. */
+TEST_F(egm, size_and_truncate)
+{
+	__u64 len = 3 * pmd_size();
+	struct stat st;
+	char path[64];
+	int wfd, rfd;
+
+	ASSERT_EQ(0, egm_alloc(self->fd, self->regions[0].pxm, len,
+			       pmd_size(), &wfd));
+	EXPECT_EQ(len, lseek(wfd, 0, SEEK_END));
+	EXPECT_EQ(PAGE_SIZE, lseek(wfd, PAGE_SIZE, SEEK_SET));
+	ASSERT_EQ(0, fstat(wfd, &st));
+	EXPECT_EQ(len, st.st_size);
+	EXPECT_TRUE(S_ISREG(st.st_mode));
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", wfd);
+	rfd = open(path, O_RDWR);
+	ASSERT_LE(0, rfd);
+	EXPECT_EQ(len, lseek(rfd, 0, SEEK_END));
+	ASSERT_EQ(0, fstat(rfd, &st));
+	EXPECT_EQ(len, st.st_size);
+
+	EXPECT_ERRNO(EPERM, ftruncate(wfd, 2 * len));
+	EXPECT_ERRNO(EPERM, ftruncate(wfd, len - PAGE_SIZE));
+	EXPECT_ERRNO(EPERM, ftruncate(rfd, 0));
+	EXPECT_EQ(0, ftruncate(wfd, len));
+	EXPECT_EQ(0, ftruncate(rfd, len));
+	ASSERT_EQ(0, fstat(wfd, &st));
+	EXPECT_EQ(len, st.st_size);
+	close(rfd);
+	close(wfd);
+}
+
+/*
+ * Fault counts prove the mapping size: touch every page of a window and
+ * count the minor faults. Returns the faults per GiB.
+ */
+static double faults_per_gib(struct __test_metadata *_metadata, int wfd,
+			     __u64 len, long *faults)
+{
+	long before, after;
+	char *p;
+
+	p = egm_map(wfd, len, 0);
+	if (p == MAP_FAILED) {
+		EXPECT_NE(MAP_FAILED, p);
+		return -1;
+	}
+	before = egm_minflt();
+	egm_touch(p, len);
+	after = egm_minflt();
+	/* What was written is there. */
+	EXPECT_EQ(1, p[0]);
+	EXPECT_EQ(1, p[len - PAGE_SIZE]);
+	munmap(p, len);
+	*faults = after - before;
+	return (double)*faults * (1UL << 30) / len;
+}
+
+/* A region whose first window of @len at @align has no bad page. */
+static int alloc_clean(int fd, const struct egm_region_info *regions,
+		       __u32 n, __u64 len, __u64 align, __u32 *pxm)
+{
+	__u32 i;
+	int wfd;
+
+	for (i = 0; i < n; i++) {
+		__u64 bad[1];
+
+		if (!(regions[i].align & align) || regions[i].size < len)
+			continue;
+		if (egm_alloc(fd, regions[i].pxm, len, align, &wfd))
+			continue;
+		if (window_bad(wfd, bad, 1) == 0) {
+			*pxm = regions[i].pxm;
+			return wfd;
+		}
+		close(wfd);
+	}
+	return -1;
+}
+
+/* Does the CPU have 1 GiB pages? Only x86 says so in cpuinfo. */
+static const char *cpu_gbpages(void)
+{
+#ifdef __x86_64__
+	static char line[8192];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	const char *ret = "unknown";
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5))
+			continue;
+		ret = strstr(line, " pdpe1gb") ? "yes" : "no";
+		break;
+	}
+	if (f)
+		fclose(f);
+	return ret;
+#else
+	return "n/a";
+#endif
+}
+
+TEST_F_TIMEOUT(egm, fault_pud, 240)
+{
+	__u64 len = pud_size();
+	double per_gib;
+	long faults;
+	__u32 pxm;
+	char *p;
+	int wfd;
+
+	wfd = alloc_clean(self->fd, self->regions, self->nregions, len, len, &pxm);
+	if (wfd < 0)
+		SKIP(return, "no region supports clean %lu-byte PUD windows", pud_size());
+	per_gib = faults_per_gib(_metadata, wfd, len, &faults);
+	ksft_print_msg("PXM %u, %lu MiB window aligned %lu MiB: %ld faults, %.1f minor faults per GiB (CPU 1G pages: %s)\n",
+		       pxm, (unsigned long)(len >> 20), pud_size() >> 20,
+		       faults, per_gib, cpu_gbpages());
+	EXPECT_LE(1, faults);
+	/* One PUD entry, plus slack for the test's own stack. */
+	EXPECT_GE(2.0, per_gib);
+
+	/* A PUD mapping splits at PUD boundaries only. */
+	p = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, (uintptr_t)p % pud_size());
+	EXPECT_ERRNO(EINVAL, munmap(p + pmd_size(), pmd_size()));
+	EXPECT_ERRNO(EINVAL, mprotect(p, pmd_size(), PROT_READ));
+	EXPECT_EQ(1, p[len - PAGE_SIZE]);
+	munmap(p, len);
+	close(wfd);
+}
+
+TEST_F_TIMEOUT(egm, fault_pmd, 120)
+{
+	__u64 len = 128 * pmd_size();
+	double per_gib, expect = (double)(1UL << 30) / pmd_size();
+	long faults;
+	__u32 pxm;
+	int wfd;
+
+	wfd = alloc_clean(self->fd, self->regions, self->nregions, len,
+			  pmd_size(), &pxm);
+	ASSERT_LE(0, wfd);
+	per_gib = faults_per_gib(_metadata, wfd, len, &faults);
+	ksft_print_msg("PXM %u, %lu MiB window aligned %lu KiB: %ld faults, %.1f minor faults per GiB (PMD: %.0f)\n",
+		       pxm, (unsigned long)(len >> 20), pmd_size() >> 10,
+		       faults, per_gib, expect);
+	/* One fault per PMD entry, and a little slack. */
+	EXPECT_LE(len / pmd_size(), faults);
+	EXPECT_GE(len / pmd_size() + 4, faults);
+	close(wfd);
+}
+
+/* The baseline: page-aligned windows fault once per page. */
+TEST_F(egm, fault_pte)
+{
+	__u64 len = 4 * pmd_size();
+	double per_gib;
+	long faults;
+	__u32 pxm;
+	int wfd;
+
+	wfd = alloc_clean(self->fd, self->regions, self->nregions, len,
+			  PAGE_SIZE, &pxm);
+	ASSERT_LE(0, wfd);
+	per_gib = faults_per_gib(_metadata, wfd, len, &faults);
+	ksft_print_msg("PXM %u, %lu MiB window aligned %lu KiB: %ld faults, %.1f minor faults per GiB\n",
+		       pxm, (unsigned long)(len >> 20), PAGE_SIZE >> 10,
+		       faults, per_gib);
+	EXPECT_LE(len / PAGE_SIZE, faults);
+	EXPECT_GE(len / PAGE_SIZE + 16, faults);
+	close(wfd);
+}
+
+static sigjmp_buf sigbus_jmp;
+static siginfo_t sigbus_info;
+
+static void sigbus_handler(int sig, siginfo_t *si, void *uc)
+{
+	sigbus_info = *si;
+	siglongjmp(sigbus_jmp, 1);
+}
+
+/* Access @addr; true if that raised SIGBUS (recorded in sigbus_info). */
+static bool access_sigbus(volatile char *addr, bool write)
+{
+	memset(&sigbus_info, 0, sizeof(sigbus_info));
+	if (sigsetjmp(sigbus_jmp, 1))
+		return true;
+	if (write)
+		*addr = 1;
+	else
+		(void)*addr;
+	return false;
+}
+
+/* Retired pages raise SIGBUS; the rest of their huge page works. */
+TEST_F_TIMEOUT(egm, retired_sigbus, 240)
+{
+	struct sigaction sa = {
+		.sa_sigaction = sigbus_handler,
+		.sa_flags = SA_SIGINFO | SA_NODEFER,
+	};
+	const struct egm_plat_region *r;
+	__u64 hp = pmd_size(), len = 2 * hp, start, bad[EGM_MAX_BAD];
+	int filler, wfd, nbad, i;
+	long before, faults;
+	char *p;
+
+	REQUIRE_PLATFORM();
+	r = plat_most_retired(&self->plat);
+	if (!r)
+		SKIP(return, "the platform has no retired page");
+	start = alloc_filler(_metadata, self->fd, r, r->retired[0], &filler);
+	ASSERT_EQ(0, egm_alloc(self->fd, r->pxm, len, hp, &wfd));
+	nbad = window_bad(wfd, bad, EGM_MAX_BAD);
+	ASSERT_LT(0, nbad);
+	ASSERT_EQ(r->retired[0] - start, bad[0]);
+	ASSERT_GT(hp, bad[nbad - 1]) TH_LOG("the second huge page must be clean");
+
+	p = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+
+	/* The clean huge page maps with one fault. */
+	before = egm_minflt();
+	egm_touch(p + hp, hp);
+	faults = egm_minflt() - before;
+	EXPECT_GE(2, faults);
+
+	for (i = 0; i < nbad; i++) {
+		char *page = p + bad[i];
+
+		EXPECT_TRUE(access_sigbus(page + 8, false));
+		EXPECT_EQ(SIGBUS, sigbus_info.si_signo);
+		EXPECT_EQ(BUS_MCEERR_AR, sigbus_info.si_code);
+		EXPECT_EQ(page + 8, (char *)sigbus_info.si_addr);
+		EXPECT_EQ(__builtin_ctzl(PAGE_SIZE), sigbus_info.si_addr_lsb);
+		/* Again, and for writes: it never gets mapped. */
+		EXPECT_TRUE(access_sigbus(page, true));
+		EXPECT_EQ(BUS_MCEERR_AR, sigbus_info.si_code);
+		EXPECT_EQ(page, (char *)sigbus_info.si_addr);
+		EXPECT_TRUE(access_sigbus(page + PAGE_SIZE - 1, false));
+	}
+
+	/* Every other page of the huge page around them works. */
+	before = egm_minflt();
+	egm_fill(p, hp, 9, bad, nbad);
+	faults = egm_minflt() - before;
+	EXPECT_EQ(-1, egm_check(p, hp, 9, false, bad, nbad));
+	ksft_print_msg("huge page with %d retired page(s): %ld faults for the other %llu pages\n",
+		       nbad, faults, (unsigned long long)(hp / PAGE_SIZE - nbad));
+	/* No huge entry can cover a retired page: one fault per page. */
+	EXPECT_LE(hp / PAGE_SIZE - nbad, faults);
+	for (i = 0; i < nbad; i++)
+		EXPECT_TRUE(access_sigbus(p + bad[i], false));
+
+	signal(SIGBUS, SIG_DFL);
+	munmap(p, len);
+	close(wfd);
+	if (filler >= 0)
+		close(filler);
+	EXPECT_EQ(r->size, egm_free(self->fd, r->pxm));
+}
+
+/* WINDOW_INFO describes the window and lists its bad pages, sorted. */
+TEST_F(egm, window_info_fields)
+{
+	struct egm_bad_page bad[2];
+	struct egm_window_info wi;
+	__u32 i;
+
+	for (i = 0; i < self->nregions; i++) {
+		struct egm_region_info *info = &self->regions[i];
+		int wfd;
+
+		ASSERT_EQ(0, egm_alloc(self->fd, info->pxm, 2 * pmd_size(),
+				       pmd_size(), &wfd));
+		memset(bad, 0xa5, sizeof(bad));
+		ASSERT_EQ(0, egm_window_info(wfd, &wi, bad, 2));
+		EXPECT_EQ(sizeof(wi), wi.size);
+		EXPECT_EQ(0, wi.flags);
+		EXPECT_EQ(info->pxm, wi.pxm);
+		EXPECT_EQ(info->numa_node, wi.numa_node);
+		EXPECT_EQ(2 * pmd_size(), wi.length);
+		EXPECT_EQ(pmd_size(), wi.alignment);
+		EXPECT_EQ(PAGE_SIZE, wi.page_size);
+		EXPECT_EQ(0, wi.__reserved);
+		/* The start of each region is clean on the bench. */
+		if (self->have_plat)
+			EXPECT_EQ(0, wi.num_bad_pages);
+		EXPECT_EQ(0xa5a5a5a5, bad[0].flags);
+		close(wfd);
+	}
+}
+
+TEST_F_TIMEOUT(egm, window_info_bad_pages, 240)
+{
+	struct egm_bad_page bad[EGM_MAX_BAD];
+	const struct egm_plat_region *r;
+	__u64 want[EGM_MAX_BAD], len = 128 * pmd_size(), start;
+	struct egm_window_info wi;
+	unsigned int n, i;
+	int filler, wfd;
+
+	REQUIRE_PLATFORM();
+	r = plat_most_retired(&self->plat);
+	if (!r)
+		SKIP(return, "the platform has no retired page");
+	start = alloc_filler(_metadata, self->fd, r, r->retired[0], &filler);
+	ASSERT_EQ(0, egm_alloc(self->fd, r->pxm, len, pmd_size(), &wfd));
+	n = plat_bad(r, start, len, want);
+	ASSERT_LT(0, n);
+
+	memset(bad, 0xa5, sizeof(bad));
+	ASSERT_EQ(0, egm_window_info(wfd, &wi, bad, EGM_MAX_BAD));
+	EXPECT_EQ(r->pxm, wi.pxm);
+	EXPECT_EQ(len, wi.length);
+	EXPECT_EQ(pmd_size(), wi.alignment);
+	EXPECT_EQ(PAGE_SIZE, wi.page_size);
+	ASSERT_EQ(n, wi.num_bad_pages);
+	for (i = 0; i < n; i++) {
+		ksft_print_msg("PXM %u window at %#llx: bad page at %#llx flags %#x\n",
+			       r->pxm, (unsigned long long)start,
+			       (unsigned long long)bad[i].offset, bad[i].flags);
+		EXPECT_EQ(want[i], bad[i].offset);
+		EXPECT_EQ(EGM_BAD_PAGE_RETIRED, bad[i].flags);
+		EXPECT_EQ(0, bad[i].__reserved);
+		if (i)
+			EXPECT_LT(bad[i - 1].offset, bad[i].offset);
+	}
+	EXPECT_EQ(0xa5a5a5a5, bad[n].flags);
+
+	/* Too small: what fits, the count and ENOSPC. */
+	if (n > 1) {
+		memset(bad, 0xa5, sizeof(bad));
+		EXPECT_ERRNO(ENOSPC, egm_window_info(wfd, &wi, bad, 1));
+		EXPECT_EQ(n, wi.num_bad_pages);
+		EXPECT_EQ(want[0], bad[0].offset);
+		EXPECT_EQ(0xa5a5a5a5, bad[1].flags);
+		/* The rest of the reply is filled all the same. */
+		EXPECT_EQ(len, wi.length);
+	}
+	EXPECT_ERRNO(ENOSPC, egm_window_info(wfd, &wi, NULL, 0));
+	EXPECT_EQ(n, wi.num_bad_pages);
+	EXPECT_ERRNO(EFAULT, egm_window_info(wfd, &wi, (void *)8, n));
+
+	close(wfd);
+	if (filler >= 0)
+		close(filler);
+}
+
+/* WINDOW_INFO's general format. */
+TEST_F(egm, window_info_errno)
+{
+	struct {
+		struct egm_window_info wi;
+		__u64 extra;
+	} big;
+	int wfd;
+
+	ASSERT_EQ(0, egm_alloc(self->fd, self->regions[0].pxm, pmd_size(),
+			       pmd_size(), &wfd));
+
+	memset(&big, 0, sizeof(big));
+	big.wi.size = sizeof(big);
+	big.extra = 1;
+	EXPECT_ERRNO(E2BIG, ioctl(wfd, EGM_WINDOW_INFO, &big));
+	big.extra = 0;
+	EXPECT_EQ(0, ioctl(wfd, EGM_WINDOW_INFO, &big));
+	EXPECT_EQ(pmd_size(), big.wi.length);
+
+	memset(&big, 0, sizeof(big));
+	big.wi.size = sizeof(big.wi) - 1;
+	EXPECT_ERRNO(EINVAL, ioctl(wfd, EGM_WINDOW_INFO, &big));
+	big.wi.size = 0;
+	EXPECT_ERRNO(EINVAL, ioctl(wfd, EGM_WINDOW_INFO, &big));
+
+	big.wi.size = sizeof(big.wi);
+	big.wi.flags = 1;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(wfd, EGM_WINDOW_INFO, &big));
+	big.wi.flags = 0;
+	big.wi.__reserved = 1;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(wfd, EGM_WINDOW_INFO, &big));
+	big.wi.__reserved = 0;
+	EXPECT_EQ(0, ioctl(wfd, EGM_WINDOW_INFO, &big));
+	EXPECT_ERRNO(EFAULT, ioctl(wfd, EGM_WINDOW_INFO, NULL));
+	close(wfd);
+}
+
+/*
+ * Processes carving and freeing windows at once: every window is zeroed
+ * and private, and the accounting balances to the byte at the end.
+ */
+static int churn(int fd, const struct egm_region_info *regions, __u32 n,
+		 unsigned int seed)
+{
+	int i, wfd[4] = { -1, -1, -1, -1 };
+	__u64 len[4];
+
+	for (i = 0; i < 64; i++) {
+		int slot = rand_r(&seed) % 4;
+		__u32 r = rand_r(&seed) % n;
+		char *p;
+
+		if (wfd[slot] >= 0) {
+			close(wfd[slot]);
+			wfd[slot] = -1;
+			continue;
+		}
+		len[slot] = (1 + rand_r(&seed) % 4) * pmd_size();
+		if (egm_alloc(fd, regions[r].pxm, len[slot], pmd_size(),
+			      &wfd[slot]))
+			return 1;
+		p = egm_map(wfd[slot], len[slot], 0);
+		if (p == MAP_FAILED)
+			return 2;
+		if (egm_check(p, len[slot], 0, true, NULL, 0) != -1)
+			return 3;
+		egm_fill(p, len[slot], seed, NULL, 0);
+		munmap(p, len[slot]);
+	}
+	for (i = 0; i < 4; i++)
+		if (wfd[i] >= 0)
+			close(wfd[i]);
+	return 0;
+}
+
+TEST_F_TIMEOUT(egm, concurrent_churn, 120)
+{
+	pid_t pid[3];
+	int i, status;
+	__u32 r;
+
+	for (i = 0; i < 3; i++) {
+		pid[i] = fork();
+		ASSERT_LE(0, pid[i]);
+		if (!pid[i])
+			_exit(churn(self->fd, self->regions, self->nregions, i + 1));
+	}
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(pid[i], waitpid(pid[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status));
+		EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("child %d", i);
+	}
+	for (r = 0; r < self->nregions; r++)
+		EXPECT_EQ(self->regions[r].size,
+			  egm_free(self->fd, self->regions[r].pxm));
+}
+
+static int send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {};
+	char c = 'w';
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {};
+	char c;
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &msg, 0) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/*
+ * The unprivileged side, in a child: returns 0, or the number of the step
+ * that failed (printed with errno).
+ */
+static int unpriv_vmm(int sock, __u64 len)
+{
+	struct egm_window_info wi;
+	char path[64];
+	int step = 0, fd, rfd;
+	char *p, *q, c;
+
+#define FAIL_IF(cond) do { step++; if (cond) { \
+	ksft_print_msg("unprivileged step %d: %s: %s\n", step, #cond, \
+		       strerror(errno)); return step; } } while (0)
+
+	FAIL_IF(setgroups(0, NULL));
+	FAIL_IF(setgid(NOBODY));
+	FAIL_IF(setuid(NOBODY));
+	FAIL_IF(geteuid() != NOBODY);
+	/* /dev/egm stays root-only... */
+	fd = open(EGM_DEV, O_RDWR);
+	FAIL_IF(fd >= 0 || errno != EACCES);
+	fd = open(EGM_DEV, O_RDONLY);
+	FAIL_IF(fd >= 0 || errno != EACCES);
+
+	/* ...but a window passed to us is ours to use. */
+	fd = recv_fd(sock);
+	FAIL_IF(fd < 0);
+	p = egm_map(fd, len, 0);
+	FAIL_IF(p == MAP_FAILED);
+	FAIL_IF(egm_check(p, len, 21, false, NULL, 0) != -1);
+	egm_fill(p, len, 22, NULL, 0);
+	FAIL_IF(egm_window_info(fd, &wi, NULL, 0) || wi.length != len);
+	FAIL_IF(lseek(fd, 0, SEEK_END) != (off_t)len);
+
+	/* QEMU's memory-backend-file reopens it by path. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	rfd = open(path, O_RDWR);
+	FAIL_IF(rfd < 0);
+	q = egm_map(rfd, len, 0);
+	FAIL_IF(q == MAP_FAILED);
+	FAIL_IF(egm_check(q, len, 22, false, NULL, 0) != -1);
+	c = q[len - 1];
+	q[len - 1] = c + 1;
+	FAIL_IF(p[len - 1] != (char)(c + 1));
+	p[len - 1] = c;
+	FAIL_IF(ftruncate(rfd, 2 * len) != -1 || errno != EPERM);
+	munmap(p, len);
+	munmap(q, len);
+	close(rfd);
+	close(fd);
+	return 0;
+#undef FAIL_IF
+}
+
+TEST_F(egm, unprivileged_scm_rights)
+{
+	__u64 len = 2 * pmd_size();
+	int sv[2], wfd, status;
+	pid_t pid;
+	char *p;
+
+	ASSERT_EQ(0, getuid()) TH_LOG("this test needs root to drop privileges");
+	ASSERT_EQ(0, egm_alloc(self->fd, self->regions[0].pxm, len,
+			       pmd_size(), &wfd));
+	p = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	egm_fill(p, len, 21, NULL, 0);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(sv[0]);
+		close(self->fd);
+		close(wfd);
+		_exit(unpriv_vmm(sv[1], len));
+	}
+	close(sv[1]);
+	ASSERT_EQ(0, send_fd(sv[0], wfd));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	/* The child's writes landed in our window. */
+	EXPECT_EQ(-1, egm_check(p, len, 22, false, NULL, 0));
+	close(sv[0]);
+	munmap(p, len);
+	close(wfd);
+}
+
+TEST_HARNESS_MAIN

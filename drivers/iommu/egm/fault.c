@@ -19,11 +19,7 @@
 /* The largest mapping size a window of alignment @align gets. */
 static unsigned long egm_map_size(unsigned long align)
 {
-	if (IS_ENABLED(CONFIG_ARCH_SUPPORTS_PUD_PFNMAP) && align >= PUD_SIZE)
-		return PUD_SIZE;
-	if (IS_ENABLED(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP) && align >= PMD_SIZE)
-		return PMD_SIZE;
-	return PAGE_SIZE;
+	return BIT(__fls(egm_region_align_mask() & (align | (align - 1))));
 }
 
 static vm_fault_t egm_insert(struct vm_fault *vmf, unsigned long pfn,

@@ -11,6 +11,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/acpi.h>
+#include <linux/cpufeature.h>
 #include <linux/io.h>
 #include <linux/ioport.h>
 #include <linux/mm.h>
@@ -234,6 +235,16 @@ int egm_region_for_each(int (*fn)(struct egm_region *r, void *arg), void *arg)
 	return 0;
 }
 
+static bool egm_pud_leaf_ok(void)
+{
+#ifdef CONFIG_X86
+	/* A CPU without 1 GiB pages faults on a PUD leaf. */
+	return boot_cpu_has(X86_FEATURE_GBPAGES);
+#else
+	return true;
+#endif
+}
+
 /**
  * egm_region_align_mask() - the window alignments the driver supports
  *
@@ -244,9 +255,10 @@ unsigned long egm_region_align_mask(void)
 {
 	unsigned long mask = PAGE_SIZE;
 
-	if (IS_ENABLED(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP))
+	if (IS_ENABLED(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP) &&
+	    has_transparent_hugepage())
 		mask |= PMD_SIZE;
-	if (IS_ENABLED(CONFIG_ARCH_SUPPORTS_PUD_PFNMAP))
+	if (IS_ENABLED(CONFIG_ARCH_SUPPORTS_PUD_PFNMAP) && egm_pud_leaf_ok())
 		mask |= PUD_SIZE;
 	return mask;
 }

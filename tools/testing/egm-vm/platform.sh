@@ -5,6 +5,10 @@
 # platform.env on the 9p share) the guest tests. Plain NAME=value lines
 # only, so that C and Python readers can parse it too.
 
+# The x86 CPU model: QEMU's default plus 1 GiB pages, so that windows can
+# be mapped with PUD entries.
+EGM_PLAT_X86_CPU=qemu64,+pdpe1gb
+
 # Machine memory: node 0 holds the first 3584M (q35 maps 2G below 4G, the
 # rest from 4G up), node 1 the next 3072M.
 EGM_PLAT_MEM=6656M

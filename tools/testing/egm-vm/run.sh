@@ -45,8 +45,8 @@ machine_args() {
 	case $arch in
 	x86_64)
 		qemu=qemu-system-x86_64
-		machine=("$qemu" -machine q35,kernel-irqchip=split -accel tcg -smp 2
-			 -m "$EGM_PLAT_MEM"
+		machine=("$qemu" -machine q35,kernel-irqchip=split -accel tcg
+			 -cpu "$EGM_PLAT_X86_CPU" -smp 2 -m "$EGM_PLAT_MEM"
 			 -object "memory-backend-ram,id=m0,size=$EGM_PLAT_NODE0_MEM"
 			 -object "memory-backend-ram,id=m1,size=$EGM_PLAT_NODE1_MEM"
 			 -numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1
@@ -187,5 +187,9 @@ dsdt=$(dsdt_cpio)
 stage
 initrd=$run/initrd.img
 cat ${dsdt:+"$dsdt"} "$initramfs" > "$initrd"
-egm_log "booting $arch/$flavor in $mode mode (serial log $run/$mode.log)"
+if [ "$mode" = vm ]; then
+	egm_log "booting $arch/$flavor in vm mode"
+else
+	egm_log "booting $arch/$flavor in $mode mode (serial log $run/$mode.log)"
+fi
 boot "$mode" "$initrd"

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # make bench: run every benchmark program on the share (/egm/bench).
 . /egm/guest/lib.sh
+dmesg -n 5
 load_modules
 n=0
 for b in /egm/bench/*; do

@@ -7,6 +7,9 @@
 
 section() { echo; echo "=== $* ==="; }
 
+# Keep informational kernel messages (KUnit's KTAP among them) off the
+# console; warnings and worse still show.
+dmesg -n 5
 say "demo: $EGM_ARCH/$EGM_FLAVOR kernel $(uname -r)"
 section "EGM regions the firmware describes (platform.env)"
 i=0
@@ -35,7 +38,7 @@ load_modules
 cat $R/modules/*.out 2>/dev/null
 
 section "egm kernel messages"
-dmesg | grep -i egm | grep -v -e 'KTAP' -e '^\[.*\] *#' -e '^\[.*\] *\(not \)\?ok ' || true
+dmesg | grep -E '(^|[] ])egm[-.: ]' | grep -v -e 'KTAP' -e '^\[.*\] *#' -e '^\[.*\] *\(not \)\?ok ' || true
 
 section "egm platform devices"
 found=
@@ -63,6 +66,37 @@ hold=/tmp/egm-hold
 pids=
 
 run() { echo "# $*"; "$@"; }
+
+bytes() {
+	case $1 in
+	*G) echo $((${1%G} << 30)) ;;
+	*M) echo $((${1%M} << 20)) ;;
+	*K) echo $((${1%K} << 10)) ;;
+	*) echo "$1" ;;
+	esac
+}
+
+human() {
+	if [ $(($1 % (1 << 30))) = 0 ]; then echo "$(($1 >> 30))G"
+	elif [ $(($1 % (1 << 20))) = 0 ]; then echo "$(($1 >> 20))M"
+	else echo "$(($1 >> 10))K"; fi
+}
+
+# align_for PXM ALIGN SIZE: ALIGN, or if the region of PXM does not support
+# it (a CPU without 1 GiB pages, other page sizes), the largest alignment
+# it supports below ALIGN that divides SIZE; empty if none.
+align_for() {
+	egm list --bytes | awk -v pxm="$1" -v want="$(bytes "$2")" \
+		-v size="$(bytes "$3")" '
+		NR > 1 && $2 == pxm {
+			n = split($6, a, ",")
+			for (i = 1; i <= n; i++)
+				if (a[i] + 0 <= want + 0 && size % a[i] == 0 &&
+				    a[i] + 0 > best + 0)
+					best = a[i]
+		}
+		END { if (best) print best }'
+}
 
 # start_holder NAME PXM SIZE ALIGN: allocate, check and hold a window in
 # the background until the demo closes the fifo; wait until it holds it.
@@ -105,8 +139,16 @@ mkfifo "$hold"
 # inherit it (3>&-), so closing it here gives them end of input.
 exec 3<> "$hold"
 echo "$windows" > /tmp/egm-windows
-while read -r name pxm size align; do
+while read -r name pxm size want; do
 	echo
+	align=$(align_for "$pxm" "$want" "$size")
+	if [ -z "$align" ]; then
+		say "demo: $name: the region of PXM $pxm has no alignment for $size; skipped"
+		continue
+	fi
+	align=$(human "$align")
+	[ "$align" = "$want" ] ||
+		echo "(the region of PXM $pxm does not support $want alignment here; using $align)"
 	say "demo: $name: $size aligned to $align on PXM $pxm"
 	start_holder "$name" "$pxm" "$size" "$align"
 done < /tmp/egm-windows
@@ -125,7 +167,8 @@ for pid in $pids; do
 	echo "  pid $pid exited with status $?"
 done
 for name in $(cut -d' ' -f1 /tmp/egm-windows); do
-	echo "  $name: $(tail -n 1 /tmp/egm-$name.log)"
+	[ -f "/tmp/egm-$name.log" ] &&
+		echo "  $name: $(tail -n 1 "/tmp/egm-$name.log")"
 done
 
 section "Regions after release: FREE back (egm list)"

@@ -19,6 +19,9 @@ cross=$(egm_cross "$arch")
 out=$kdir/egm-tests
 logs=$EGM_CACHE/logs
 mkdir -p "$out" "$logs"
+# One build of the tests per kernel build directory at a time.
+exec 8>"$out/.lock"
+flock 8
 
 # Exported headers, redone only when what they are made of changed.
 hdr_key=$( { cat "$EGM_REPO"/include/uapi/linux/*.h "$EGM_REPO"/patches/*.patch 2>/dev/null;

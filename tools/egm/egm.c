@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -26,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +59,8 @@ static void print_usage(FILE *f)
 		"  info FD|PATH       describe a window (EGM_WINDOW_INFO): the number of\n"
 		"                     an inherited file descriptor, or a path such as\n"
 		"                     /proc/PID/fd/N\n"
+		"  windows [--bytes]  list the windows open in any process: one line per\n"
+		"                     file descriptor, found in /proc/PID/fd (root)\n"
 		"  help               show this text\n"
 		"\n"
 		"alloc options:\n"
@@ -80,6 +84,9 @@ static void print_usage(FILE *f)
 		"back to the region when the last file and mapping of it are gone.\n"
 		"With --check, the window is checked before it is held or CMD runs,\n"
 		"and released with status 1 if the check fails.\n"
+		"\n"
+		"'egm windows' does not see a window that only a mapping or a DMA\n"
+		"import keeps alive, with no file descriptor left.\n"
 		"\n"
 		"Example, a guest NUMA node backed by 64 GiB of socket 0's EGM:\n"
 		"  egm alloc --pxm 0 --size 64G --align 1G --exec qemu-system-aarch64 ...\n"
@@ -453,6 +460,243 @@ static int cmd_info(int argc, char **argv)
 	ret = describe_window(fd, argv[1]);
 	close(fd);
 	return ret;
+}
+
+/*
+ * egm windows: every window file that a process has open, found by the
+ * name of its file in /proc/PID/fd and described through a reopen.
+ */
+#define WINDOW_NAME	"egm-window"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open	434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd	438
+#endif
+
+/* The link of a window fd reads "/egm-window (deleted)" or the like. */
+static bool is_window_link(const char *link)
+{
+	size_t n = strlen(WINDOW_NAME);
+
+	if (*link == '/')
+		link++;
+	if (strncmp(link, WINDOW_NAME, n))
+		return false;
+	link += n;
+	return !*link || !strcmp(link, " (deleted)");
+}
+
+static int numeric_dirent(const struct dirent *d)
+{
+	const char *p = d->d_name;
+
+	if (!*p)
+		return 0;
+	for (; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return 0;
+	return 1;
+}
+
+static int numeric_cmp(const struct dirent **a, const struct dirent **b)
+{
+	unsigned long x = strtoul((*a)->d_name, NULL, 10);
+	unsigned long y = strtoul((*b)->d_name, NULL, 10);
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Get a file of the window that @pid has open as @fd: reopen it, or if
+ * that fails because its region was removed, duplicate the process's own
+ * file with pidfd_getfd(), which EGM_WINDOW_INFO still works on.
+ */
+static int grab_window(int pid, int fd, const char *path, bool *revoked)
+{
+	int f, pidfd;
+
+	*revoked = false;
+	f = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (f >= 0 || errno != ENODEV)
+		return f;
+	*revoked = true;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return -1;
+	f = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	close(pidfd);
+	return f;
+}
+
+struct windows_scan {
+	bool bytes;
+	unsigned int files;		/* window files listed */
+	unsigned int denied;		/* processes we may not look into */
+	unsigned long long total;	/* bytes, each window once */
+	ino_t *seen;			/* inodes of the windows counted */
+	unsigned int nseen;
+};
+
+/* Count each window once, however many files it has; 1 if new. */
+static int window_seen(struct windows_scan *ws, ino_t ino)
+{
+	ino_t *tmp;
+	unsigned int i;
+
+	for (i = 0; i < ws->nseen; i++)
+		if (ws->seen[i] == ino)
+			return 0;
+	tmp = realloc(ws->seen, (ws->nseen + 1) * sizeof(*tmp));
+	if (!tmp)
+		return 0;
+	ws->seen = tmp;
+	ws->seen[ws->nseen++] = ino;
+	return 1;
+}
+
+static void windows_print_fd(struct windows_scan *ws, int pid,
+			     const char *comm, int fd)
+{
+	char path[64], link[PATH_MAX], len[32], align[32], node[16];
+	struct egm_window_info wi;
+	struct egm_bad_page *bad;
+	struct stat st;
+	bool revoked;
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return;
+	link[n] = '\0';
+	if (!is_window_link(link))
+		return;
+
+	f = grab_window(pid, fd, path, &revoked);
+	if (f < 0)
+		return;		/* closed meanwhile */
+	if (window_info(f, &wi, &bad) || fstat(f, &st)) {
+		close(f);
+		return;		/* not a window after all */
+	}
+	close(f);
+	free(bad);
+
+	if (!ws->files++)
+		printf("%7s %-15s %4s %8s %4s %4s %10s %6s %4s %s\n", "PID",
+		       "COMM", "FD", "WINDOW", "PXM", "NODE", "LENGTH",
+		       "ALIGN", "BAD", "STATE");
+	if (window_seen(ws, st.st_ino))
+		ws->total += wi.length;
+	if (ws->bytes) {
+		snprintf(len, sizeof(len), "%llu",
+			 (unsigned long long)wi.length);
+		snprintf(align, sizeof(align), "%llu",
+			 (unsigned long long)wi.alignment);
+	} else {
+		fmt_size(len, sizeof(len), wi.length);
+		fmt_size(align, sizeof(align), wi.alignment);
+	}
+	if (wi.numa_node < 0)
+		snprintf(node, sizeof(node), "-");
+	else
+		snprintf(node, sizeof(node), "%d", wi.numa_node);
+	printf("%7d %-15s %4d %8llu %4u %4s %10s %6s %4u %s\n", pid, comm, fd,
+	       (unsigned long long)st.st_ino, wi.pxm, node, len, align,
+	       wi.num_bad_pages, revoked ? "revoked" : "live");
+}
+
+static void windows_scan_pid(struct windows_scan *ws, int pid)
+{
+	char dir[64], comm[64] = "?";
+	struct dirent **fds;
+	FILE *f;
+	int n, i;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/comm", pid);
+	f = fopen(dir, "re");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	n = scandir(dir, &fds, numeric_dirent, numeric_cmp);
+	if (n < 0) {
+		if (errno == EACCES || errno == EPERM)
+			ws->denied++;
+		return;		/* or the process is gone */
+	}
+	for (i = 0; i < n; i++) {
+		windows_print_fd(ws, pid, comm, atoi(fds[i]->d_name));
+		free(fds[i]);
+	}
+	free(fds);
+}
+
+static int cmd_windows(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "bytes", no_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	struct windows_scan ws = { };
+	struct dirent **pids;
+	char total[32];
+	int n, i, c, self = (int)getpid();
+
+	while ((c = getopt_long(argc, argv, "+bh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			ws.bytes = true;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return 0;
+		default:
+			return usage_err("bad option for 'windows'", NULL);
+		}
+	}
+	if (optind < argc)
+		return usage_err("unexpected argument", argv[optind]);
+
+	n = scandir("/proc", &pids, numeric_dirent, numeric_cmp);
+	if (n < 0) {
+		err("cannot read /proc: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	for (i = 0; i < n; i++) {
+		int pid = atoi(pids[i]->d_name);
+
+		if (pid != self)
+			windows_scan_pid(&ws, pid);
+		free(pids[i]);
+	}
+	free(pids);
+
+	if (!ws.files) {
+		printf("no EGM windows open\n");
+	} else {
+		if (ws.bytes)
+			snprintf(total, sizeof(total), "%llu", ws.total);
+		else
+			fmt_size(total, sizeof(total), ws.total);
+		printf("%u window%s, %s, in %u open file%s\n", ws.nseen,
+		       ws.nseen == 1 ? "" : "s", total, ws.files,
+		       ws.files == 1 ? "" : "s");
+	}
+	free(ws.seen);
+	if (ws.denied) {
+		err("%u process%s could not be inspected: permission denied (run as root)",
+		    ws.denied, ws.denied == 1 ? "" : "es");
+		return EXIT_FAIL;
+	}
+	return 0;
 }
 
 /* Replace every "{}" in @arg by @fdstr; returns a new string or NULL. */
@@ -981,5 +1225,7 @@ int main(int argc, char **argv)
 		return cmd_alloc(argc - 1, argv + 1);
 	if (!strcmp(cmd, "info"))
 		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(cmd, "windows"))
+		return cmd_windows(argc - 1, argv + 1);
 	return usage_err("unknown command", cmd);
 }

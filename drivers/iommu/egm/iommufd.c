@@ -34,6 +34,14 @@ static int egm_map_phys(struct file *file, u64 start, u64 length,
 	if (!length || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(length) ||
 	    start >= len || length > len - start)
 		return -EINVAL;
+	/*
+	 * A device must not reach a retired or poisoned page any more than
+	 * the CPU may: import the ranges around them, as EGM_WINDOW_INFO
+	 * lists them.
+	 */
+	if (egm_region_range_bad(r, w->pgoff + (start >> PAGE_SHIFT),
+				 length >> PAGE_SHIFT))
+		return -EHWPOISON;
 
 	e = kzalloc_obj(*e);
 	if (!e)

@@ -27,6 +27,14 @@ static void egm_poison_work(struct work_struct *work)
 	down_write(&r->revoke_rwsem);
 	up_write(&r->revoke_rwsem);
 	unmap_mapping_range(w->inode->i_mapping, 0, 0, 1);
+
+	/*
+	 * An import is one physical range, which cannot leave a hole: stop
+	 * all DMA to the window rather than let a device reach the page.
+	 */
+	mutex_lock(&r->windows_lock);
+	egm_window_revoke_imports(w);
+	mutex_unlock(&r->windows_lock);
 }
 
 /* Called under i_mmap_lock and rcu_read_lock: must not sleep. */

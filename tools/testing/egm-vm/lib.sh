@@ -5,6 +5,11 @@ EGM_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 EGM_BENCH=$EGM_REPO/tools/testing/egm-vm
 EGM_CACHE=${EGM_CACHE:-$HOME/.cache/egm}
 EGM_ARCH=${EGM_ARCH:-${ARCH:-x86_64}}
+# Accept the kernel's names for the architectures too.
+case $EGM_ARCH in
+x86) EGM_ARCH=x86_64 ;;
+aarch64) EGM_ARCH=arm64 ;;
+esac
 EGM_FLAVOR=${EGM_FLAVOR:-debug}
 export CCACHE_DIR=${CCACHE_DIR:-$EGM_CACHE/ccache}
 

@@ -73,9 +73,9 @@ machine_args() {
 # Single-quoted '$': memmap=SIZE$BASE must reach the kernel as is.
 cmdline() {
 	local c r base size
-	c="console=$console panic=-1 oops=panic log_buf_len=4M kmemleak=on"
+	c="console=$console panic=-1 oops=panic log_buf_len=4M"
 	[ "$arch" = x86_64 ] && c+=" intel_iommu=on"
-	[ "$flavor" = debug ] && c+=" hung_task_panic=1 softlockup_panic=1"
+	[ "$flavor" = debug ] && c+=" kmemleak=on hung_task_panic=1 softlockup_panic=1"
 	for ((r = 0; r < EGM_PLAT_NREGIONS; r++)); do
 		base=EGM_PLAT_REGION${r}_BASE
 		size=EGM_PLAT_REGION${r}_SIZE

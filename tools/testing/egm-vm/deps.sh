@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs=(qemu-system-x86 acpica-tools ccache sparse busybox-static
       gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu flex bison bc
       libelf-dev libssl-dev cpio kmod xz-utils python3 rsync dwarves
-      gcc make git libc6-dev debian-archive-keyring)
+      gcc make git libc6-dev libcap-dev debian-archive-keyring)
 
 missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${pkgs[@]}" 2>/dev/null |
 	  awk '$1 == "ii" { print $2 }' | sort | comm -13 - <(printf '%s\n' "${pkgs[@]}" | sort))

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build the guest's test programs against a bench kernel's exported
 # headers, statically (the guest has only busybox):
-#   - the kselftests of each collection in EGM_SELFTESTS (default "egm"),
+#   - the kselftests of each collection in EGM_SELFTESTS (default "egm
+#     iommu": ours and the upstream iommufd ones, on the patched kernel),
 #     installed into BUILD/egm-tests/kselftest/COLL with a tests.list;
 #   - the platform smoke tests in guest/, into BUILD/egm-tests/platform.
 # BUILD/egm-tests/expected lists every program the check run must report.
@@ -35,7 +36,7 @@ fi
 expected=$out/expected.new
 : > "$expected"
 
-for coll in ${EGM_SELFTESTS-egm}; do
+for coll in ${EGM_SELFTESTS-egm iommu}; do
 	dir=$src/tools/testing/selftests/$coll
 	inst=$out/kselftest/$coll
 	rm -rf "$inst"

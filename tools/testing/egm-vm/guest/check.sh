@@ -16,6 +16,8 @@ run_tap() {
 
 say "check: start"
 load_modules
+# The upstream iommufd selftests map MAP_HUGETLB buffers of up to 128M.
+echo 128 > /proc/sys/vm/nr_hugepages
 
 # Each collection's tests.list names its tests (helpers are not tests);
 # without one, every executable is a test. A settings file may set the

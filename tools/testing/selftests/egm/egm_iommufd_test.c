@@ -28,18 +28,6 @@
 
 #include "egm_iommufd_utils.h"
 
-#define WLEN		SZ_2M
-
-/*
- * Window alignment: 2 MiB where the region offers it, else the page size
- * (a PMD is 512 MiB with 64 KiB pages). WLEN is a multiple of either.
- */
-static __u64 walign;
-
-static void set_walign(const struct egm_region_info *info)
-{
-	walign = info->align & SZ_2M ? SZ_2M : PAGE_SIZE;
-}
 #define MAP_RW		(IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)
 #define MAP_FIXED_RW	(IOMMU_IOAS_MAP_FIXED_IOVA | MAP_RW)
 

@@ -21,6 +21,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Window length used by the import tests: a multiple of any alignment. */
+#define WLEN		SZ_2M
+
+/*
+ * Window alignment: 2 MiB where the region offers it, else the page size
+ * (a PMD is 512 MiB with 64 KiB pages). Needs egm_utils.h's PAGE_SIZE.
+ */
+static __u64 walign;
+
+static inline void set_walign(const struct egm_region_info *info)
+{
+	walign = info->align & SZ_2M ? SZ_2M : PAGE_SIZE;
+}
+
 #define EGM_DRIVER_DIR	"/sys/bus/platform/drivers/egm"
 
 /* 0 or -errno, like the kernel's answer to the write. */

@@ -33,18 +33,6 @@
 #include "edu.h"
 #pragma GCC diagnostic pop
 
-#define WLEN		SZ_2M
-
-/*
- * Window alignment: 2 MiB where the region offers it, else the page size
- * (a PMD is 512 MiB with 64 KiB pages). WLEN is a multiple of either.
- */
-static __u64 walign;
-
-static void set_walign(const struct egm_region_info *info)
-{
-	walign = info->align & SZ_2M ? SZ_2M : PAGE_SIZE;
-}
 #define XFER		2048		/* bytes per edu DMA */
 #define STAGE_IOVA	0x100000ULL	/* staging buffer, 2 pages */
 #define WIN_IOVA	EDU_IOVA	/* first window */

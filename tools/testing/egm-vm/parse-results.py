@@ -47,12 +47,25 @@ LOG_CHECKS = [
 ]
 
 
+def read_not_applicable():
+    """The upstream self-skips listed, with their reasons, in not-applicable.txt."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "not-applicable.txt")
+    na = {}
+    for line in read_lines(path) or []:
+        if line.strip() and not line.startswith("#"):
+            test, reason = line.split("\t", 1)
+            na[test] = reason.strip()
+    return na
+
+
 class Checks:
-    def __init__(self, path):
+    def __init__(self, path, prefix=""):
         self.out = open(path, "a")
-        self.counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
+        self.prefix = prefix
+        self.counts = {"PASS": 0, "FAIL": 0, "SKIP": 0, "NA": 0}
 
     def add(self, status, name, details=()):
+        name = self.prefix + name
         self.out.write("%s %s\n" % (status, name))
         self.counts[status] += 1
         if status != "PASS":
@@ -121,6 +134,8 @@ def check_program(checks, results_dir, prog):
     checks.ok(not problems, prog, problems)
     for ok, num, name, directive, reason in results:
         status = tap_status(ok, directive)
+        if status == "SKIP" and NOT_APPLICABLE.get("%s/%s" % (prog, name)) == reason.strip():
+            status = "NA"
         details = []
         if status != "PASS":
             details = tap_context(lines, name) + (["# %s %s" % (directive, reason)] if directive else [])
@@ -282,9 +297,12 @@ def main():
     ap.add_argument("--kunit-src", required=True, help="directory whose *kunit*.c name the expected suites")
     ap.add_argument("--modules", help="directory of the modules that were put on the share")
     ap.add_argument("--checks", required=True, help="file to append check lines to")
+    ap.add_argument("--prefix", default="", help="put before every check name, e.g. fast/")
     args = ap.parse_args()
 
-    checks = Checks(args.checks)
+    global NOT_APPLICABLE
+    NOT_APPLICABLE = read_not_applicable()
+    checks = Checks(args.checks, args.prefix)
     res = args.results
     serial = read_lines(args.serial) or []
     rc = (read_lines(args.rc) or ["?"])[0].strip() if args.rc else "?"
@@ -335,7 +353,8 @@ def main():
     check_logs(checks, sources)
 
     c = checks.counts
-    print("guest checks: %d passed, %d failed, %d skipped" % (c["PASS"], c["FAIL"], c["SKIP"]))
+    print("guest checks: %d passed, %d failed, %d skipped, %d not applicable"
+          % (c["PASS"], c["FAIL"], c["SKIP"], c["NA"]))
 
 
 if __name__ == "__main__":

@@ -88,3 +88,18 @@ if ! egm_quiet "tools/egm" "$logs/tools-egm-$arch-$flavor.log" \
 	rm -f "$out/bin/egm"
 	egm_log "tools/egm did not build; the guest has no egm tool"
 fi
+
+# The benchmarks (make bench): bench/*.sh are run in the guest, their
+# programs go beside them in bench/p4/ and so on.
+inst=$out/bench
+rm -rf "$inst"
+mkdir -p "$inst/p4"
+if egm_quiet "bench programs" "$logs/bench-$arch-$flavor.log" \
+	make -C "$EGM_BENCH/bench" KHDR="$kdir/usr/include" \
+	SELFTESTS="$src/tools/testing/selftests" OUTPUT="$out/build/bench" \
+	${cross:+CROSS_COMPILE=$cross}; then
+	cp "$out/build/bench/egm_p4" "$inst/p4/"
+	cp "$EGM_BENCH/bench/p4.sh" "$inst/"
+else
+	egm_log "the bench programs did not build; make bench has nothing to run"
+fi

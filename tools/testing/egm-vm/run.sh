@@ -34,6 +34,11 @@ mkdir -p "$run"
 exec 9>"$run.lock"
 flock 9
 
+# The firmware tables, the initramfs and the patched DSDT are cached for
+# every flavour's guest alike: make them one guest at a time (make check
+# boots two at once).
+exec 7>"$EGM_CACHE/assets-$arch.lock"
+flock 7
 fw=$("$EGM_BENCH/firmware.sh" "$arch")
 initramfs=$("$EGM_BENCH/initramfs.sh")
 
@@ -184,6 +189,7 @@ dsdt_cpio() {
 
 machine_args
 dsdt=$(dsdt_cpio)
+flock -u 7
 stage
 initrd=$run/initrd.img
 cat ${dsdt:+"$dsdt"} "$initramfs" > "$initrd"

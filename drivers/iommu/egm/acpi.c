@@ -159,6 +159,19 @@ static int egm_read_props(struct pci_dev *pdev, struct egm_region_desc *d)
 	return 0;
 }
 
+/* The next PCI device after @pdev with complete EGM properties, in @d. */
+static struct pci_dev *egm_next_gpu(struct pci_dev *pdev,
+				    struct egm_region_desc *d)
+{
+	while ((pdev = pci_get_device(PCI_ANY_ID, PCI_ANY_ID, pdev))) {
+		memset(d, 0, sizeof(*d));
+		if (device_property_present(&pdev->dev, EGM_PROP_BASE) &&
+		    !egm_read_props(pdev, d))
+			return pdev;
+	}
+	return NULL;
+}
+
 /**
  * egm_acpi_discover() - register the regions that firmware describes
  *
@@ -171,18 +184,12 @@ static int egm_read_props(struct pci_dev *pdev, struct egm_region_desc *d)
 int egm_acpi_discover(void)
 {
 	struct egm_fw_region *regs = NULL, *f;
+	struct egm_region_desc d;
 	struct pci_dev *pdev = NULL;
 	unsigned int n = 0, i;
 	int registered = 0;
 
-	for_each_pci_dev(pdev) {
-		struct egm_region_desc d = {};
-
-		if (!device_property_present(&pdev->dev, EGM_PROP_BASE))
-			continue;
-		if (egm_read_props(pdev, &d))
-			continue;
-
+	while ((pdev = egm_next_gpu(pdev, &d))) {
 		for (i = 0; i < n; i++)
 			if (regs[i].desc.pxm == d.pxm)
 				break;
@@ -230,15 +237,11 @@ int egm_acpi_discover(void)
  */
 int egm_region_walk_gpus(struct egm_region *r, egm_gpu_fn fn, void *arg)
 {
+	struct egm_region_desc d;
 	struct pci_dev *pdev = NULL;
 	int ret;
 
-	for_each_pci_dev(pdev) {
-		struct egm_region_desc d = {};
-
-		if (!device_property_present(&pdev->dev, EGM_PROP_BASE) ||
-		    egm_read_props(pdev, &d))
-			continue;
+	while ((pdev = egm_next_gpu(pdev, &d))) {
 		if (d.pxm != r->pxm || d.base != r->base || d.size != r->size)
 			continue;
 		ret = fn(pdev, arg);

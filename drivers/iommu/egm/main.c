@@ -157,8 +157,7 @@ static int egm_ioctl_alloc(struct egm_ucmd *ucmd)
 		egm_region_put(r);
 		return fd;
 	}
-	file = a->length > r->size ? ERR_PTR(-ENOSPC) :
-				     egm_window_create(r, a->length, align);
+	file = egm_window_create(r, a->length, align);
 	egm_region_put(r);
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);

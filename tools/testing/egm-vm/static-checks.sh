@@ -12,6 +12,7 @@
 #   static/w1-arm64         arm64 cross build of drivers/iommu/egm with W=1
 #   static/kernel-doc       kernel-doc -Wall on our sources and uapi header
 #   static/git-am           patches/ applies with git am to pristine files
+#   static/bench-NAME       the bench's own tests, bench-tests/NAME_test.sh
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -198,7 +199,25 @@ check_git_am() {
 	record git-am $rc "$log"
 }
 
+# The bench's own scripts, tested without a kernel or a guest.
+check_bench_tests() {
+	local t name log
+	for t in "$EGM_BENCH"/bench-tests/*_test.sh; do
+		[ -e "$t" ] || continue
+		name=$(basename "$t" _test.sh)
+		log=$logs/bench-$name.log
+		if "$t" > "$log" 2>&1 && grep -q '^ok ' "$log" && ! grep -q '^not ok ' "$log"; then
+			: > "$log.problems"
+			record "bench-$name" 0 "$log"
+		else
+			grep -B2 -A2 '^not ok \|^#' "$log" > "$log.problems" || tail -n 20 "$log" > "$log.problems"
+			record "bench-$name" 1 "$log"
+		fi
+	done
+}
+
 start=$SECONDS
+check_bench_tests
 check_checkpatch
 check_checkpatch_patches
 check_kernel_doc

@@ -4,35 +4,78 @@
 # something is missing.
 #
 #   deps.sh                    install the bench's missing packages
-#   deps.sh --missing PKG...   print which of PKG... are not installed
+#   deps.sh --install PKG...   install those of PKG... that are missing
+#   deps.sh --missing [PKG...] print which are not installed (default: the bench's)
+#   deps.sh --list             print the bench's packages
 #
 # EGM_DPKG_ADMINDIR points dpkg-query at another database (for tests).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-pkgs=(qemu-system-x86 acpica-tools ccache sparse busybox-static
-      gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu flex bison bc
-      libelf-dev libssl-dev cpio kmod xz-utils python3 rsync dwarves
-      gcc make git libc6-dev libcap-dev debian-archive-keyring)
+# What each is for: QEMU and the guest (qemu-system-x86, busybox-static,
+# acpica-tools for the SSDT); kernel builds (gcc make flex bison bc
+# libelf-dev libssl-dev cpio kmod xz-utils rsync dwarves python3 ccache);
+# the arm64 cross build; static test programs (libc6-dev libcap-dev);
+# static checks (perl for checkpatch and kernel-doc, git for git am,
+# dpkg-dev to unpack sparse's source: bookworm's sparse is too old for
+# 7.3); the private apt configuration (debian-archive-keyring).
+pkgs=(qemu-system-x86 busybox-static acpica-tools
+      gcc make flex bison bc libelf-dev libssl-dev cpio kmod xz-utils rsync
+      dwarves python3 ccache gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
+      libc6-dev libcap-dev perl git dpkg-dev debian-archive-keyring)
 
-# missing PKG...: the packages of PKG... that are not installed.
+# missing PKG...: the packages of PKG... that are not fully installed,
+# including those dpkg has never heard of (dpkg-query exits 1 for them,
+# after printing the ones it knows).
 missing() {
-	dpkg-query ${EGM_DPKG_ADMINDIR:+--admindir="$EGM_DPKG_ADMINDIR"} -W -f='${db:Status-Abbrev} ${Package}\n' "$@" 2>/dev/null |
-		awk '$1 == "ii" { print $2 }' | sort | comm -13 - <(printf '%s\n' "$@" | sort)
+	local known
+	command -v dpkg-query >/dev/null ||
+		egm_die "dpkg-query not found: the bench needs a Debian-based host with: $*"
+	known=$(dpkg-query ${EGM_DPKG_ADMINDIR:+--admindir="$EGM_DPKG_ADMINDIR"} \
+		-W -f='${db:Status-Abbrev} ${Package}\n' -- "$@" 2>/dev/null || true)
+	awk '$1 == "ii" { print $2 }' <<< "$known" | sort -u |
+		comm -13 - <(printf '%s\n' "$@" | sort -u)
 }
 
-if [ "${1:-}" = --missing ]; then
+# install PKG...: apt-get install the missing ones; fail naming any that
+# is still missing afterwards.
+install() {
+	local want sudo='' hint
+	mapfile -t want < <(missing "$@")
+	[ ${#want[@]} != 0 ] || return 0
+	hint="apt-get install --no-install-recommends ${want[*]}"
+	if [ "$(id -u)" != 0 ]; then
+		command -v sudo >/dev/null ||
+			egm_die "missing packages: ${want[*]}; not root and no sudo: run as root: $hint"
+		sudo=sudo
+		hint="sudo $hint"
+	fi
+	egm_log "installing: ${want[*]}"
+	$sudo apt-get update -q ||
+		egm_die "apt-get update failed; fix /etc/apt/sources.list*, then run: $hint"
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${want[@]}" ||
+		egm_die "cannot install: ${want[*]} (see apt-get's message above); run: $hint"
+	mapfile -t want < <(missing "${want[@]}")
+	[ ${#want[@]} = 0 ] || egm_die "still not installed after apt-get: ${want[*]}; run: $hint"
+}
+
+case ${1:-} in
+--missing)
 	shift
+	[ $# != 0 ] || set -- "${pkgs[@]}"
 	missing "$@"
-	exit 0
-fi
-
-missing=$(missing "${pkgs[@]}")
-[ -n "$missing" ] || exit 0
-
-sudo=
-[ "$(id -u)" = 0 ] || sudo=sudo
-egm_log "installing:" $missing
-$sudo apt-get update -q
-# shellcheck disable=SC2086
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
+	;;
+--install)
+	shift
+	install "$@"
+	;;
+--list)
+	printf '%s\n' "${pkgs[@]}"
+	;;
+'')
+	install "${pkgs[@]}"
+	;;
+*)
+	egm_die "usage: deps.sh [--install PKG... | --missing [PKG...] | --list]"
+	;;
+esac

@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # deps.sh against a dpkg database of its own: one installed package, one
 # removed with only its configuration left, and names dpkg has never seen.
+# apt-get is a stub that "installs" what it can find by adding it to that
+# database, and fails like apt-get for a name it cannot find.
 # Prints TAP; exits nonzero if any case fails.
 set -uo pipefail
 bench=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,7 +41,8 @@ expect_missing() {
 	shift
 	got=$("$deps" --missing "$@" 2>"$tmp/err") || rc=$?
 	[ $rc = 0 ] || { echo "# exit $rc: $(cat "$tmp/err")"; return 1; }
-	[ "$(echo $got)" = "$want" ] || { echo "# printed '$(echo $got)', want '$want'"; return 1; }
+	got=$(tr '\n' ' ' <<< "$got")
+	[ "${got% }" = "$want" ] || { echo "# printed '${got% }', want '$want'"; return 1; }
 }
 
 check "an unknown package is reported missing" \
@@ -50,6 +53,83 @@ check "an installed package is not reported" \
 	expect_missing "" egm-test-installed
 check "only unknown packages" \
 	expect_missing "$unknown $unknown-2" "$unknown" "$unknown-2"
+
+# The stubs: apt-get logs its calls; 'install' adds every package it
+# knows to the database, or changes nothing and fails as apt-get does.
+mkdir -p "$tmp/bin"
+cat > "$tmp/bin/apt-get" <<'EOS'
+#!/bin/bash
+echo "$*" >> "$EGM_TEST_APT_LOG"
+[ "$1" = install ] || exit 0
+pkgs=()
+for a in "${@:2}"; do
+	case $a in -*) ;; *) pkgs+=("$a") ;; esac
+done
+for p in "${pkgs[@]}"; do
+	case $p in egm-test-*) ;; *) echo "E: Unable to locate package $p" >&2; exit 100 ;; esac
+done
+for p in "${pkgs[@]}"; do
+	sed -i "/^Package: $p\$/,/^\$/d" "$EGM_DPKG_ADMINDIR/status"
+	printf 'Package: %s\nStatus: install ok installed\nArchitecture: all\nVersion: 1\nMaintainer: egm\nDescription: egm\n\n' \
+		"$p" >> "$EGM_DPKG_ADMINDIR/status"
+done
+EOS
+printf '#!/bin/sh\nexec "$@"\n' > "$tmp/bin/sudo"
+chmod +x "$tmp/bin/apt-get" "$tmp/bin/sudo"
+export EGM_TEST_APT_LOG=$tmp/apt.log
+
+# expect_install RC PKG...: deps.sh --install PKG... exits RC (0 or not);
+# the apt-get calls are left in $tmp/apt.log, the messages in $tmp/err.
+expect_install() {
+	local want=$1 rc=0
+	shift
+	: > "$EGM_TEST_APT_LOG"
+	PATH=$tmp/bin:$PATH "$deps" --install "$@" >/dev/null 2>"$tmp/err" || rc=$?
+	if [ "$want" = 0 ] && [ $rc != 0 ]; then
+		echo "# exit $rc: $(cat "$tmp/err")"
+		return 1
+	fi
+	if [ "$want" != 0 ] && [ $rc = 0 ]; then
+		echo "# exit 0, want a failure"
+		return 1
+	fi
+}
+
+installs_only_missing() {
+	expect_install 0 egm-test-installed egm-test-removed egm-test-new &&
+	grep -qx 'install -y -q --no-install-recommends egm-test-new egm-test-removed' \
+		"$EGM_TEST_APT_LOG" &&
+	! grep -q 'egm-test-installed' "$EGM_TEST_APT_LOG" &&
+	expect_missing "" egm-test-installed egm-test-removed egm-test-new
+}
+check "installs what is missing, and only that" installs_only_missing
+
+nothing_to_do() {
+	expect_install 0 egm-test-installed && [ ! -s "$EGM_TEST_APT_LOG" ]
+}
+check "calls no apt-get when nothing is missing" nothing_to_do
+
+unknown_fails_clearly() {
+	expect_install 1 egm-test-installed "$unknown" || return 1
+	if ! grep -q "cannot install: $unknown" "$tmp/err" ||
+	   ! grep -q "apt-get install --no-install-recommends $unknown" "$tmp/err"; then
+		echo "# said: $(cat "$tmp/err")"
+		return 1
+	fi
+}
+check "an uninstallable package fails, naming it and the command" unknown_fails_clearly
+
+# The bench's own list: nothing misspelt, nothing a Debian mirror lacks.
+list_is_known() {
+	local p list bad=0
+	list=$("$deps" --list)
+	[ -n "$list" ] || { echo "# deps.sh --list printed nothing"; return 1; }
+	for p in $list; do
+		apt-cache show "$p" >/dev/null 2>&1 || { echo "# apt does not know $p"; bad=1; }
+	done
+	[ $bad = 0 ]
+}
+check "every package of the bench's list is known to apt" list_is_known
 
 echo "1..$n"
 [ $failed = 0 ]

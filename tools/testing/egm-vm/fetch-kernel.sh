@@ -4,33 +4,20 @@
 # configuration. The mirror is read from this machine's own apt sources so
 # that no host name is ever written into the repository.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-cache=${EGM_CACHE:-$HOME/.cache/egm}
+cache=$EGM_CACHE
 pkg=${EGM_KERNEL_PKG:-linux-source-7.3}
 suites=${EGM_KERNEL_SUITES:-"trixie-backports trixie sid"}
 apt_dir=$cache/apt
 
 die() { echo "fetch-kernel: $*" >&2; exit 1; }
 
-mirror_uri() {
-	local f uri
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -r "$f" ] || continue
-		uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' "$f")
-		[ -n "$uri" ] && { echo "${uri%/}"; return; }
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -r "$f" ] || continue
-		uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { print $i; exit } }' "$f")
-		[ -n "$uri" ] && { echo "${uri%/}"; return; }
-	done
-}
-
 if [ -s "$cache/kernel-version" ] && [ -s "$cache/$(cat "$cache/kernel-version").tar.xz" ]; then
 	exit 0
 fi
 
-mirror=$(mirror_uri)
+mirror=$(egm_mirror_uri)
 [ -n "$mirror" ] || die "no Debian mirror found in /etc/apt; cannot fetch $pkg"
 
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/etc/preferences.d"

@@ -80,3 +80,21 @@ egm_quiet() {
 
 # A short hash of stdin, for cache keys.
 egm_hash() { sha1sum | cut -c1-16; }
+
+# The Debian mirror this machine's own apt sources use (deb822 or
+# one-line format), without a trailing slash; empty if there is none. The
+# bench never writes a mirror's name anywhere: it always asks apt's
+# configuration.
+egm_mirror_uri() {
+	local f uri
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -r "$f" ] || continue
+		uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' "$f")
+		[ -n "$uri" ] && { echo "${uri%/}"; return; }
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -r "$f" ] || continue
+		uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { print $i; exit } }' "$f")
+		[ -n "$uri" ] && { echo "${uri%/}"; return; }
+	done
+}

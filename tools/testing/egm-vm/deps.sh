@@ -18,8 +18,9 @@ set -euo pipefail
 # the arm64 cross build; static test programs (libc6-dev libcap-dev);
 # static checks (perl for checkpatch and kernel-doc, git for git am,
 # dpkg-dev to unpack sparse's source: bookworm's sparse is too old for
-# 7.3); the private apt configuration (debian-archive-keyring).
-pkgs=(qemu-system-x86 busybox-static acpica-tools
+# 7.3); the private apt configuration (debian-archive-keyring); the
+# nested VMs' QEMU 11 rootfs, a minbase trixie (debootstrap).
+pkgs=(qemu-system-x86 busybox-static acpica-tools debootstrap
       gcc make flex bison bc libelf-dev libssl-dev cpio kmod xz-utils rsync
       dwarves python3 ccache gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
       libc6-dev libcap-dev perl git dpkg-dev debian-archive-keyring)

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Window allocator: first fit of aligned page ranges in one region.
+ * Window allocator: aligned page ranges of one region, first fit.
  *
  * The allocated ranges live in an allocation maple tree, which tracks the
  * largest gap below every node, so the free ranges need no structure of
- * their own and a fit is found in O(log n).
+ * their own and the lowest gap that is large enough is found in O(log n).
+ * A gap that is large enough may still miss an aligned fit, or hold pages
+ * the caller wants to avoid; the search then moves past it, so its cost
+ * grows with the number of such gaps and avoided pages, not with the
+ * region's size.
  *
  * Copyright (c) 2026, The egm authors.
  */
@@ -16,14 +20,18 @@
 /**
  * egm_allocator_init() - set up an allocator for @pages pages
  * @a: the allocator
- * @pages: size of the managed range in pages
+ * @pages: size of the managed range in pages, nonzero
+ * @avoid: pages that EGM_ALLOCATOR_AVOID keeps out of ranges, or NULL
  */
-void egm_allocator_init(struct egm_allocator *a, unsigned long pages)
+void egm_allocator_init(struct egm_allocator *a, unsigned long pages,
+			struct xarray *avoid)
 {
 	mutex_init(&a->lock);
-	mt_init_flags(&a->mt, MT_FLAGS_ALLOC_RANGE);
+	mt_init_flags(&a->mt, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_LOCK_EXTERN);
+	mt_set_external_lock(&a->mt, &a->lock);
 	a->pages = pages;
 	a->used = 0;
+	a->avoid = avoid;
 }
 
 /**
@@ -33,19 +41,133 @@ void egm_allocator_init(struct egm_allocator *a, unsigned long pages)
 void egm_allocator_destroy(struct egm_allocator *a)
 {
 	WARN_ON(a->used);
-	mtree_destroy(&a->mt);
+	mutex_lock(&a->lock);
+	__mt_destroy(&a->mt);
+	mutex_unlock(&a->lock);
 	mutex_destroy(&a->lock);
 }
 
-/* Is [start, start + npages) free? On no, *next is where to look next. */
-static bool egm_range_free(struct ma_state *mas, unsigned long start,
-			   unsigned long npages, unsigned long *next)
+/* The first avoided page in [start, last], or ULONG_MAX if there is none. */
+static unsigned long egm_first_avoided(struct egm_allocator *a,
+				       unsigned long start, unsigned long last)
 {
-	mas_set(mas, start);
-	if (!mas_find(mas, start + npages - 1))
-		return true;
-	*next = mas->last + 1;
-	return false;
+	unsigned long idx = start;
+
+	if (!a->avoid || !xa_find(a->avoid, &idx, last, XA_PRESENT))
+		return ULONG_MAX;
+	return idx;
+}
+
+/* The last avoided page in [start, last], or ULONG_MAX if there is none. */
+static unsigned long egm_last_avoided(struct egm_allocator *a,
+				      unsigned long start, unsigned long last)
+{
+	unsigned long idx, found = ULONG_MAX;
+	void *entry;
+
+	if (!a->avoid)
+		return ULONG_MAX;
+	xa_for_each_range(a->avoid, idx, entry, start, last)
+		found = idx;
+	return found;
+}
+
+/*
+ * The lowest free gap that starts at or above @from and has room for @n
+ * pages: [*gs, *ge].
+ */
+static bool egm_gap_up(struct egm_allocator *a, unsigned long from,
+		       unsigned long n, unsigned long *gs, unsigned long *ge)
+{
+	MA_STATE(mas, &a->mt, 0, 0);
+	unsigned long last = a->pages - 1;
+
+	if (from > last || mas_empty_area(&mas, from, last, n))
+		return false;
+	*gs = mas.index;
+	mas_set(&mas, *gs);
+	*ge = mas_find(&mas, last) ? mas.index - 1 : last;
+	return true;
+}
+
+/*
+ * The highest free gap that ends at or below @to and has room for @n
+ * pages: [*gs, *ge].
+ */
+static bool egm_gap_down(struct egm_allocator *a, unsigned long to,
+			 unsigned long n, unsigned long *gs, unsigned long *ge)
+{
+	MA_STATE(mas, &a->mt, 0, 0);
+
+	if (to == ULONG_MAX || mas_empty_area_rev(&mas, 0, to, n))
+		return false;
+	*ge = mas.last;
+	mas_set(&mas, *ge);
+	*gs = mas_find_rev(&mas, 0) ? mas.last + 1 : 0;
+	return true;
+}
+
+/* The lowest aligned fit in [gs, ge], or ULONG_MAX. */
+static unsigned long egm_fit_up(struct egm_allocator *a, unsigned long gs,
+				unsigned long ge, unsigned long n,
+				unsigned long align, bool avoid)
+{
+	unsigned long s = ALIGN(gs, align), bad;
+
+	while (s >= gs && s <= ge && ge - s >= n - 1) {
+		bad = avoid ? egm_first_avoided(a, s, s + n - 1) : ULONG_MAX;
+		if (bad == ULONG_MAX)
+			return s;
+		s = ALIGN(bad + 1, align);
+	}
+	return ULONG_MAX;
+}
+
+/* The highest aligned fit in [gs, ge], or ULONG_MAX. */
+static unsigned long egm_fit_down(struct egm_allocator *a, unsigned long gs,
+				  unsigned long ge, unsigned long n,
+				  unsigned long align, bool avoid)
+{
+	unsigned long s, bad;
+
+	if (ge - gs < n - 1)
+		return ULONG_MAX;
+	s = ALIGN_DOWN(ge - n + 1, align);
+	while (s >= gs && s <= ge - n + 1) {
+		bad = avoid ? egm_last_avoided(a, s, s + n - 1) : ULONG_MAX;
+		if (bad == ULONG_MAX)
+			return s;
+		if (bad < gs + n)
+			break;
+		s = ALIGN_DOWN(bad - n, align);
+	}
+	return ULONG_MAX;
+}
+
+static unsigned long egm_find(struct egm_allocator *a, unsigned long n,
+			      unsigned long align, unsigned int flags)
+{
+	bool avoid = flags & EGM_ALLOCATOR_AVOID;
+	unsigned long gs, ge, s;
+
+	if (flags & EGM_ALLOCATOR_TOP) {
+		unsigned long to = a->pages - 1;
+
+		while (egm_gap_down(a, to, n, &gs, &ge)) {
+			s = egm_fit_down(a, gs, ge, n, align, avoid);
+			if (s != ULONG_MAX)
+				return s;
+			to = gs ? gs - 1 : ULONG_MAX;
+		}
+		return ULONG_MAX;
+	}
+
+	for (gs = 0; egm_gap_up(a, gs, n, &gs, &ge); gs = ge + 1) {
+		s = egm_fit_up(a, gs, ge, n, align, avoid);
+		if (s != ULONG_MAX || ge == a->pages - 1)
+			return s;
+	}
+	return ULONG_MAX;
 }
 
 /**
@@ -53,62 +175,41 @@ static bool egm_range_free(struct ma_state *mas, unsigned long start,
  * @a: the allocator
  * @npages: number of pages, nonzero
  * @align_pages: alignment in pages, a power of two
- * @owner: recorded for the range, returned by nothing but kept for lookups
+ * @owner: stored for the range; must not be NULL
+ * @flags: EGM_ALLOCATOR_AVOID to keep the avoided pages out of the range,
+ *	   EGM_ALLOCATOR_TOP for the highest fit instead of the lowest
  * @start: output, first page of the range
- *
- * Searching for a gap of @npages + @align_pages - 1 pages finds an aligned
- * fit in one O(log n) descent. Only when that fails, close to exhaustion,
- * are the gaps walked one by one for an exact fit.
  *
  * Return: 0, -EINVAL for bad arguments, -ENOSPC if no range fits, or
  * -ENOMEM.
  */
 int egm_allocator_alloc(struct egm_allocator *a, unsigned long npages,
 			unsigned long align_pages, void *owner,
-			unsigned long *start)
+			unsigned int flags, unsigned long *start)
 {
 	MA_STATE(mas, &a->mt, 0, 0);
-	unsigned long span, cur, s, last;
-	int ret = -ENOSPC;
+	unsigned long s;
+	int ret;
 
-	if (!npages || !owner || !is_power_of_2(align_pages))
+	if (!npages || !owner || !is_power_of_2(align_pages) ||
+	    (flags & ~(EGM_ALLOCATOR_AVOID | EGM_ALLOCATOR_TOP)))
 		return -EINVAL;
 	if (npages > a->pages)
 		return -ENOSPC;
-	last = a->pages - 1;
 
 	mutex_lock(&a->lock);
-	mas_lock(&mas);
-	if (!check_add_overflow(npages, align_pages - 1, &span) &&
-	    span <= a->pages && !mas_empty_area(&mas, 0, last, span)) {
-		s = ALIGN(mas.index, align_pages);
-		ret = 0;
-		goto store;
+	s = egm_find(a, npages, align_pages, flags);
+	if (s == ULONG_MAX) {
+		ret = -ENOSPC;
+		goto unlock;
 	}
-
-	for (cur = 0; cur <= last - npages + 1;) {
-		mas_reset(&mas);
-		if (mas_empty_area(&mas, cur, last, npages))
-			break;
-		s = ALIGN(mas.index, align_pages);
-		if (s < mas.index || s > last - npages + 1)
-			break;
-		if (egm_range_free(&mas, s, npages, &cur)) {
-			ret = 0;
-			goto store;
-		}
-	}
-	goto unlock;
-
-store:
 	mas_set_range(&mas, s, s + npages - 1);
-	ret = mas_store_gfp(&mas, owner, GFP_KERNEL);
+	ret = mas_store_gfp(&mas, owner, GFP_KERNEL_ACCOUNT);
 	if (!ret) {
 		a->used += npages;
 		*start = s;
 	}
 unlock:
-	mas_unlock(&mas);
 	mutex_unlock(&a->lock);
 	return ret;
 }
@@ -124,13 +225,41 @@ void egm_allocator_free(struct egm_allocator *a, unsigned long start)
 	void *entry;
 
 	mutex_lock(&a->lock);
-	mas_lock(&mas);
 	entry = mas_walk(&mas);
 	if (!WARN_ON(!entry || mas.index != start)) {
 		a->used -= mas.last - mas.index + 1;
 		mas_erase(&mas);
 	}
-	mas_unlock(&mas);
+	mutex_unlock(&a->lock);
+}
+
+/**
+ * egm_allocator_stat() - what is free
+ * @a: the allocator
+ * @st: output
+ *
+ * Walks every gap, so it costs O(gaps + avoided pages); for queries, not
+ * for the allocation path.
+ */
+void egm_allocator_stat(struct egm_allocator *a, struct egm_allocator_stat *st)
+{
+	unsigned long gs, ge, from, p, bad, end;
+
+	memset(st, 0, sizeof(*st));
+	mutex_lock(&a->lock);
+	st->free = a->pages - a->used;
+	for (from = 0; egm_gap_up(a, from, 1, &gs, &ge); from = ge + 1) {
+		st->largest = max(st->largest, ge - gs + 1);
+		for (p = gs; p <= ge; p = bad + 1) {
+			bad = egm_first_avoided(a, p, ge);
+			end = bad == ULONG_MAX ? ge + 1 : bad;
+			st->largest_good = max(st->largest_good, end - p);
+			if (bad == ULONG_MAX)
+				break;
+		}
+		if (ge == a->pages - 1)
+			break;
+	}
 	mutex_unlock(&a->lock);
 }
 

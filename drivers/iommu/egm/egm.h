@@ -34,10 +34,11 @@ struct vm_area_struct;
 
 /**
  * struct egm_allocator - carves page ranges out of one region
- * @lock: serializes changes to @mt and @used
+ * @lock: protects @mt, whose external lock it is, and @used
  * @mt: allocated ranges, indexed by page offset; the gaps are free
  * @pages: number of pages managed
  * @used: number of pages allocated
+ * @avoid: pages that EGM_ALLOCATOR_AVOID keeps out of ranges, or NULL
  *
  * Pure logic on page offsets so that KUnit can test it without hardware.
  */
@@ -46,15 +47,34 @@ struct egm_allocator {
 	struct maple_tree mt;
 	unsigned long pages;
 	unsigned long used;
+	struct xarray *avoid;
 };
 
-void egm_allocator_init(struct egm_allocator *a, unsigned long pages);
+/* egm_allocator_alloc() flags */
+#define EGM_ALLOCATOR_AVOID	BIT(0)	/* no page of @avoid in the range */
+#define EGM_ALLOCATOR_TOP	BIT(1)	/* highest fit instead of lowest */
+
+/**
+ * struct egm_allocator_stat - free space of an allocator, in pages
+ * @free: pages not allocated
+ * @largest: the largest free extent
+ * @largest_good: the largest free extent with no avoided page
+ */
+struct egm_allocator_stat {
+	unsigned long free;
+	unsigned long largest;
+	unsigned long largest_good;
+};
+
+void egm_allocator_init(struct egm_allocator *a, unsigned long pages,
+			struct xarray *avoid);
 void egm_allocator_destroy(struct egm_allocator *a);
 int egm_allocator_alloc(struct egm_allocator *a, unsigned long npages,
 			unsigned long align_pages, void *owner,
-			unsigned long *start);
+			unsigned int flags, unsigned long *start);
 void egm_allocator_free(struct egm_allocator *a, unsigned long start);
 unsigned long egm_allocator_free_pages(struct egm_allocator *a);
+void egm_allocator_stat(struct egm_allocator *a, struct egm_allocator_stat *st);
 
 /**
  * struct egm_region_desc - what firmware or the command line says of a region

@@ -338,7 +338,7 @@ static int egm_region_probe(struct platform_device *pdev)
 	init_rwsem(&r->revoke_rwsem);
 	mutex_init(&r->windows_lock);
 	INIT_LIST_HEAD(&r->windows);
-	egm_allocator_init(&r->alloc, r->size >> PAGE_SHIFT);
+	egm_allocator_init(&r->alloc, r->size >> PAGE_SHIFT, &r->bad);
 	/* Offsets are region relative: physical alignment needs an aligned base. */
 	r->align_mask = egm_region_align_mask() &
 			GENMASK_ULL(r->base ? __ffs64(r->base) : 63, 0);

@@ -180,7 +180,7 @@ struct file *egm_window_create(struct egm_region *r, u64 length, u64 align)
 	INIT_LIST_HEAD(&w->imports);
 
 	ret = egm_allocator_alloc(&r->alloc, w->npages, align >> PAGE_SHIFT,
-				  w, &w->pgoff);
+				  w, 0, &w->pgoff);
 	if (ret) {
 		kfree(w);
 		return ERR_PTR(ret);

@@ -148,6 +148,10 @@ struct egm_region {
  * @pgoff: first page of the window within the region
  * @npages: number of pages
  * @align: physical alignment in bytes
+ * @alloc_flags: the EGM_ALLOC_* flags it was allocated with
+ * @subst: window page offset -> xa_mk_value(region page offset) of the spare
+ *	   page that backs it; fixed once the window is created
+ * @nr_subst: number of entries in @subst
  * @revoked: the region went away; no new mapping may be made
  * @node: entry in egm_region.windows
  * @imports: iommufd imports of the window; egm_region.windows_lock
@@ -161,6 +165,9 @@ struct egm_window {
 	unsigned long pgoff;
 	unsigned long npages;
 	unsigned long align;
+	u32 alloc_flags;
+	struct xarray subst;
+	unsigned long nr_subst;
 	bool revoked;
 	struct list_head node;
 	struct list_head imports;
@@ -177,6 +184,15 @@ static inline phys_addr_t egm_window_phys(const struct egm_window *w)
 static inline u64 egm_window_length(const struct egm_window *w)
 {
 	return (u64)w->npages << PAGE_SHIFT;
+}
+
+/* The region page that backs page @off of window @w. */
+static inline unsigned long egm_window_region_page(struct egm_window *w,
+						   unsigned long off)
+{
+	void *spare = w->nr_subst ? xa_load(&w->subst, off) : NULL;
+
+	return spare ? xa_to_value(spare) : w->pgoff + off;
 }
 
 /* region.c */
@@ -213,8 +229,10 @@ int egm_scrub(struct egm_region *r, unsigned long pgoff,
 extern const struct file_operations egm_window_fops;
 int egm_fs_init(void);
 void egm_fs_exit(void);
-struct file *egm_window_create(struct egm_region *r, u64 length, u64 align);
+struct file *egm_window_create(struct egm_region *r, u64 length, u64 align,
+			       u32 flags);
 void egm_window_revoke(struct egm_window *w);
+u32 egm_window_bad_page(struct egm_window *w, unsigned long off);
 long egm_window_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 
 /* memfail.c */

@@ -13,6 +13,7 @@
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/sched/mm.h>
+#include <uapi/linux/egm.h>
 
 #include "egm.h"
 
@@ -40,6 +41,20 @@ static vm_fault_t egm_insert(struct vm_fault *vmf, unsigned long pfn,
 	return VM_FAULT_FALLBACK;
 }
 
+/* Say which window, which offset and why, so an operator is not left guessing. */
+static void egm_report_bad(struct egm_window *w, unsigned long off,
+			   unsigned long pfn)
+{
+	u32 why = egm_window_bad_page(w, off);
+
+	dev_warn_ratelimited(w->region->dev,
+			     "%s[%d]: window %llu offset %#llx (pfn %#lx) is %s; SIGBUS\n",
+			     current->comm, task_pid_nr(current), w->inode->i_ino,
+			     (u64)off << PAGE_SHIFT, pfn,
+			     why & EGM_BAD_PAGE_POISONED ? "poisoned" :
+			     "retired by firmware, and the window has holes");
+}
+
 static vm_fault_t egm_huge_fault(struct vm_fault *vmf, unsigned int order)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -57,19 +72,25 @@ static vm_fault_t egm_huge_fault(struct vm_fault *vmf, unsigned int order)
 	pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
 	if (pgoff >= w->npages || (1UL << order) > w->npages - pgoff)
 		return VM_FAULT_SIGBUS;
-	rpg = w->pgoff + pgoff;
+	/* A substituted page is a single page elsewhere: order 0 only. */
+	rpg = order ? w->pgoff + pgoff : egm_window_region_page(w, pgoff);
 	pfn = PHYS_PFN(r->base) + rpg;
 	if (!IS_ALIGNED(pfn, 1UL << order))
 		return VM_FAULT_FALLBACK;
 
 	down_read(&r->revoke_rwsem);
-	if (r->dead || READ_ONCE(w->revoked))
+	if (r->dead || READ_ONCE(w->revoked)) {
 		ret = VM_FAULT_SIGBUS;
-	else if (egm_region_range_bad(r, rpg, 1UL << order))
-		/* Map the good pages around it with smaller entries. */
-		ret = order ? VM_FAULT_FALLBACK : VM_FAULT_HWPOISON;
-	else
-		ret = egm_insert(vmf, pfn, order);
+	} else if (order) {
+		/* Map the good pages around a bad one with smaller entries. */
+		ret = egm_region_range_bad(r, rpg, 1UL << order) ?
+		      VM_FAULT_FALLBACK : egm_insert(vmf, pfn, order);
+	} else if (xa_load(&r->bad, rpg)) {
+		egm_report_bad(w, pgoff, pfn);
+		ret = VM_FAULT_HWPOISON;
+	} else {
+		ret = egm_insert(vmf, pfn, 0);
+	}
 	up_read(&r->revoke_rwsem);
 	return ret;
 }

@@ -64,13 +64,17 @@ static int egm_query_one(struct egm_region *r, void *arg)
 	struct egm_region_info *info;
 
 	if (ctx->n < ctx->cap) {
+		struct egm_allocator_stat st;
+
+		egm_allocator_stat(&r->alloc, &st);
 		info = &ctx->infos[ctx->n];
 		info->id = r->id;
 		info->pxm = r->pxm;
 		info->numa_node = r->node;
 		info->size = r->size;
-		info->free = (u64)egm_allocator_free_pages(&r->alloc) <<
-			     PAGE_SHIFT;
+		info->free = (u64)st.free << PAGE_SHIFT;
+		info->largest_free = (u64)st.largest << PAGE_SHIFT;
+		info->largest_free_good = (u64)st.largest_good << PAGE_SHIFT;
 		info->align = r->align_mask;
 		info->retired_pages = r->nr_retired;
 		info->poisoned_pages = atomic_long_read(&r->nr_poisoned);
@@ -97,9 +101,9 @@ static int egm_ioctl_query(struct egm_ucmd *ucmd)
 
 	if (q->flags)
 		return -EOPNOTSUPP;
-	if (q->entry_size < sizeof(struct egm_region_info))
+	if (q->entry_size < offsetofend(struct egm_region_info, page_size))
 		return -EINVAL;
-	esize = sizeof(struct egm_region_info);
+	esize = min_t(size_t, q->entry_size, sizeof(struct egm_region_info));
 
 	/* Snapshot, then copy out with no driver lock held. */
 	egm_region_for_each(egm_count_one, &ctx.cap);
@@ -135,19 +139,21 @@ static int egm_ioctl_alloc(struct egm_ucmd *ucmd)
 	u64 align;
 	int fd;
 
-	if (a->flags)
+	if (a->flags & ~(EGM_ALLOC_NO_BAD_PAGES | EGM_ALLOC_HOLES))
 		return -EOPNOTSUPP;
 	align = a->alignment;
-	if (!align)
-		align = egm_region_align_mask() & PMD_SIZE ? PMD_SIZE : PAGE_SIZE;
-	if (!is_power_of_2(align) || align > BIT_ULL(BITS_PER_LONG - 1) ||
-	    !a->length || !IS_ALIGNED(a->length, align))
+	if (align && (!is_power_of_2(align) ||
+		      align > BIT_ULL(BITS_PER_LONG - 1)))
 		return -EINVAL;
 
 	r = egm_region_get_by_pxm(a->pxm);
 	if (!r)
 		return -ENODEV;
-	if (!(r->align_mask & align)) {
+	/* The default is the PMD size, where the region allows it. */
+	if (!align)
+		align = r->align_mask & PMD_SIZE ? PMD_SIZE : PAGE_SIZE;
+	if (!(r->align_mask & align) || !a->length ||
+	    !IS_ALIGNED(a->length, align)) {
 		egm_region_put(r);
 		return -EINVAL;
 	}
@@ -157,7 +163,7 @@ static int egm_ioctl_alloc(struct egm_ucmd *ucmd)
 		egm_region_put(r);
 		return fd;
 	}
-	file = egm_window_create(r, a->length, align);
+	file = egm_window_create(r, a->length, align, a->flags);
 	egm_region_put(r);
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);

@@ -27,6 +27,17 @@
 
 static struct vfsmount *egm_mnt;
 
+static void egm_window_free_spares(struct egm_window *w)
+{
+	unsigned long off;
+	void *spare;
+
+	xa_for_each(&w->subst, off, spare)
+		egm_allocator_free(&w->region->alloc, xa_to_value(spare));
+	xa_destroy(&w->subst);
+	w->nr_subst = 0;
+}
+
 static void egm_window_destroy(struct egm_window *w)
 {
 	struct egm_region *r = w->region;
@@ -35,6 +46,7 @@ static void egm_window_destroy(struct egm_window *w)
 	list_del(&w->node);
 	mutex_unlock(&r->windows_lock);
 	egm_window_memfail_unregister(w);
+	egm_window_free_spares(w);
 	egm_allocator_free(&r->alloc, w->pgoff);
 	egm_region_put(r);
 	kfree(w);
@@ -155,16 +167,81 @@ static struct inode *egm_window_inode(struct egm_window *w)
 	return inode;
 }
 
+/* First fit without bad pages, then, unless told not to, with them. */
+static int egm_window_place(struct egm_region *r, struct egm_window *w)
+{
+	unsigned long align = w->align >> PAGE_SHIFT;
+	int ret;
+
+	ret = egm_allocator_alloc(&r->alloc, w->npages, align, w,
+				  EGM_ALLOCATOR_AVOID, &w->pgoff);
+	if (ret != -ENOSPC || (w->alloc_flags & EGM_ALLOC_NO_BAD_PAGES))
+		return ret;
+	return egm_allocator_alloc(&r->alloc, w->npages, align, w, 0,
+				   &w->pgoff);
+}
+
+/*
+ * Back every bad page of a new window with a spare good page, taken from
+ * the top of the region so that spares do not split the large free
+ * extents that windows are carved from. Only pages known bad now are
+ * substituted: one that goes bad while a guest uses it has lost data, and
+ * the guest must hear of it.
+ */
+static int egm_window_substitute(struct egm_region *r, struct egm_window *w)
+{
+	unsigned long idx, spare;
+	void *entry;
+	int ret;
+
+	if (w->alloc_flags & EGM_ALLOC_HOLES)
+		return 0;
+	xa_for_each_range(&r->bad, idx, entry, w->pgoff,
+			  w->pgoff + w->npages - 1) {
+		ret = egm_allocator_alloc(&r->alloc, 1, 1, w,
+					  EGM_ALLOCATOR_AVOID |
+					  EGM_ALLOCATOR_TOP, &spare);
+		if (ret)
+			return ret;
+		ret = xa_err(xa_store(&w->subst, idx - w->pgoff,
+				      xa_mk_value(spare), GFP_KERNEL_ACCOUNT));
+		if (ret) {
+			egm_allocator_free(&r->alloc, spare);
+			return ret;
+		}
+		w->nr_subst++;
+	}
+	return 0;
+}
+
+/* Zero the window and its spares before anyone can read them. */
+static int egm_window_zero(struct egm_region *r, struct egm_window *w)
+{
+	unsigned long off;
+	void *spare;
+	int ret;
+
+	ret = egm_scrub(r, w->pgoff, w->npages);
+	xa_for_each(&w->subst, off, spare) {
+		if (ret)
+			break;
+		ret = egm_scrub(r, xa_to_value(spare), 1);
+	}
+	return ret;
+}
+
 /**
  * egm_window_create() - carve a zeroed window and open it
  * @r: the region, referenced by the caller
  * @length: length in bytes, a nonzero multiple of @align
  * @align: physical alignment in bytes, supported by the region
+ * @flags: EGM_ALLOC_* flags
  *
  * Return: a new file, or an ERR_PTR: -ENOSPC if the region has no room,
  * -ENODEV if it is being removed, -EINTR, -ENOMEM.
  */
-struct file *egm_window_create(struct egm_region *r, u64 length, u64 align)
+struct file *egm_window_create(struct egm_region *r, u64 length, u64 align,
+			       u32 flags)
 {
 	struct egm_window *w;
 	struct inode *inode;
@@ -176,11 +253,12 @@ struct file *egm_window_create(struct egm_region *r, u64 length, u64 align)
 		return ERR_PTR(-ENOMEM);
 	w->npages = length >> PAGE_SHIFT;
 	w->align = align;
+	w->alloc_flags = flags;
+	xa_init(&w->subst);
 	INIT_LIST_HEAD(&w->node);
 	INIT_LIST_HEAD(&w->imports);
 
-	ret = egm_allocator_alloc(&r->alloc, w->npages, align >> PAGE_SHIFT,
-				  w, 0, &w->pgoff);
+	ret = egm_window_place(r, w);
 	if (ret) {
 		kfree(w);
 		return ERR_PTR(ret);
@@ -189,7 +267,9 @@ struct file *egm_window_create(struct egm_region *r, u64 length, u64 align)
 	w->region = r;
 
 	/* From here the window owns its range; destroy gives it back. */
-	ret = egm_scrub(r, w->pgoff, w->npages);
+	ret = egm_window_substitute(r, w);
+	if (!ret)
+		ret = egm_window_zero(r, w);
 	if (ret)
 		goto err_destroy;
 
@@ -249,12 +329,46 @@ void egm_window_revoke(struct egm_window *w)
 		unmap_mapping_range(w->inode->i_mapping, 0, 0, 1);
 }
 
+static u32 egm_bad_flags(void *entry)
+{
+	unsigned long f = entry ? xa_to_value(entry) : 0;
+	u32 flags = 0;
+
+	if (f & EGM_PAGE_RETIRED)
+		flags |= EGM_BAD_PAGE_RETIRED;
+	if (f & EGM_PAGE_POISONED)
+		flags |= EGM_BAD_PAGE_POISONED;
+	return flags;
+}
+
+/**
+ * egm_window_bad_page() - what is wrong with a page of a window
+ * @w: the window
+ * @off: page offset in the window
+ *
+ * Return: 0 for a good page, or EGM_BAD_PAGE_* flags: those of the page at
+ * @off, with EGM_BAD_PAGE_SUBSTITUTED if a spare backs it, plus
+ * EGM_BAD_PAGE_POISONED if that spare went bad too.
+ */
+u32 egm_window_bad_page(struct egm_window *w, unsigned long off)
+{
+	struct egm_region *r = w->region;
+	u32 flags = egm_bad_flags(xa_load(&r->bad, w->pgoff + off));
+	unsigned long rpg = egm_window_region_page(w, off);
+
+	if (rpg == w->pgoff + off)
+		return flags;
+	if (xa_load(&r->bad, rpg))
+		return flags | EGM_BAD_PAGE_POISONED;
+	return flags | EGM_BAD_PAGE_SUBSTITUTED;
+}
+
 static int egm_window_info(struct egm_window *w, struct egm_window_info *info)
 {
 	struct egm_bad_page __user *ubad = u64_to_user_ptr(info->bad_pages_uptr);
 	struct egm_region *r = w->region;
 	unsigned long idx, last = w->pgoff + w->npages - 1;
-	u32 n = 0, cap = info->num_bad_pages;
+	u32 n = 0, nsubst = 0, cap = info->num_bad_pages;
 	void *entry;
 
 	if (info->flags || info->__reserved)
@@ -265,24 +379,22 @@ static int egm_window_info(struct egm_window *w, struct egm_window_info *info)
 	info->length = egm_window_length(w);
 	info->alignment = w->align;
 	info->page_size = PAGE_SIZE;
+	info->alloc_flags = w->alloc_flags;
 
 	xa_for_each_range(&r->bad, idx, entry, w->pgoff, last) {
-		if (n < cap) {
-			struct egm_bad_page bad = {
-				.offset = (u64)(idx - w->pgoff) << PAGE_SHIFT,
-			};
-			unsigned long f = xa_to_value(entry);
+		struct egm_bad_page bad = {
+			.offset = (u64)(idx - w->pgoff) << PAGE_SHIFT,
+			.flags = egm_window_bad_page(w, idx - w->pgoff),
+		};
 
-			if (f & EGM_PAGE_RETIRED)
-				bad.flags |= EGM_BAD_PAGE_RETIRED;
-			if (f & EGM_PAGE_POISONED)
-				bad.flags |= EGM_BAD_PAGE_POISONED;
-			if (copy_to_user(&ubad[n], &bad, sizeof(bad)))
-				return -EFAULT;
-		}
+		if (bad.flags & EGM_BAD_PAGE_SUBSTITUTED)
+			nsubst++;
+		if (n < cap && copy_to_user(&ubad[n], &bad, sizeof(bad)))
+			return -EFAULT;
 		n++;
 	}
 	info->num_bad_pages = n;
+	info->num_substituted = nsubst;
 	return n > cap ? -ENOSPC : 0;
 }
 

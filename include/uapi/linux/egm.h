@@ -56,6 +56,11 @@ enum {
  * @poisoned_pages: Number of pages found poisoned at run time
  * @page_size: Size in bytes of a page in the counts above (the kernel's
  *             PAGE_SIZE)
+ * @largest_free: Length in bytes of the largest free extent. A window of
+ *                an alignment larger than the page size may fit in less.
+ * @largest_free_good: Length in bytes of the largest free extent that holds
+ *                     no retired or poisoned page: the largest window that
+ *                     EGM_ALLOC_NO_BAD_PAGES can get, alignment permitting
  */
 struct egm_region_info {
 	__u32 id;
@@ -68,6 +73,8 @@ struct egm_region_info {
 	__aligned_u64 retired_pages;
 	__aligned_u64 poisoned_pages;
 	__aligned_u64 page_size;
+	__aligned_u64 largest_free;
+	__aligned_u64 largest_free_good;
 };
 
 /**
@@ -77,7 +84,8 @@ struct egm_region_info {
  * @num_regions: Input: capacity of @regions_uptr in entries. Output: the
  *               number of regions
  * @entry_size: sizeof(struct egm_region_info) as userspace knows it; the
- *              kernel writes that many bytes per entry
+ *              kernel writes that many bytes per entry: the fields it
+ *              knows, and zeroes beyond them
  * @regions_uptr: User pointer to an array of struct egm_region_info
  *
  * Describe every EGM region. If @num_regions is too small for all of them,
@@ -85,7 +93,7 @@ struct egm_region_info {
  * fails with ENOSPC. Passing @num_regions 0 is the way to ask for the count.
  *
  * Errors, beyond the general ones: EINVAL if @entry_size is smaller than
- * the first version of struct egm_region_info.
+ * the first version of struct egm_region_info (up to @page_size).
  */
 struct egm_query {
 	__u32 size;
@@ -98,9 +106,30 @@ struct egm_query {
 #define EGM_QUERY _IO(EGM_TYPE, EGM_CMD_QUERY)
 
 /**
+ * enum egm_alloc_flags - How EGM_ALLOC deals with bad pages
+ * @EGM_ALLOC_NO_BAD_PAGES: Fail with ENOSPC unless the window can be placed
+ *                          where it holds no retired or poisoned page
+ * @EGM_ALLOC_HOLES: Leave the bad pages of the window as holes: a CPU
+ *                   access raises SIGBUS and a device access an IOMMU
+ *                   fault. Without it, each is backed by a spare page.
+ *
+ * EGM_ALLOC always places a window where it holds no bad page if such a
+ * place exists. Only when none does is a window given bad pages, and then,
+ * by default, each of them is substituted: a spare good page of the same
+ * region backs its offset, in CPU and IOMMU mappings alike, so that the
+ * window works as plain RAM for a VMM that knows nothing of bad pages.
+ * EGM_WINDOW_INFO lists the substituted offsets; they are the only pages
+ * of the window that are not at its base plus their offset physically.
+ */
+enum egm_alloc_flags {
+	EGM_ALLOC_NO_BAD_PAGES = 1 << 0,
+	EGM_ALLOC_HOLES = 1 << 1,
+};
+
+/**
  * struct egm_alloc - ioctl(EGM_ALLOC)
  * @size: sizeof(struct egm_alloc)
- * @flags: Must be 0
+ * @flags: Combination of enum egm_alloc_flags
  * @pxm: Proximity domain of the region to carve from
  * @out_fd: Output: the new window file descriptor, opened O_RDWR|O_CLOEXEC
  * @length: Window length in bytes, a nonzero multiple of @alignment
@@ -114,17 +143,19 @@ struct egm_query {
  * through it. Zeroing runs in parallel on the region's NUMA node before
  * the call returns.
  *
- * The window holds the memory until its last file, mapping or DMA import
- * is gone. Pages retired by firmware stay in the window but are never
- * mapped: EGM_WINDOW_INFO lists them so the VMM can hide them from the
- * guest.
+ * The window is placed first fit: at the lowest address where it fits
+ * without a bad page, or, failing that and unless @flags says otherwise,
+ * at the lowest address where it fits at all (see enum egm_alloc_flags).
+ * It holds the memory, and its spare pages, until its last file, mapping
+ * or DMA import is gone.
  *
  * Errors, beyond the general ones:
  *
  * - EINVAL: @length is 0 or not a multiple of @alignment, or @alignment is
  *   not a supported size.
  * - ENODEV: no region has proximity domain @pxm, or it is being removed.
- * - ENOSPC: no free range in the region is large enough.
+ * - ENOSPC: no free range in the region is large enough, none without bad
+ *   pages with EGM_ALLOC_NO_BAD_PAGES, or too few spare pages are left.
  * - EINTR: a fatal signal arrived while the window was being zeroed.
  */
 struct egm_alloc {
@@ -139,17 +170,21 @@ struct egm_alloc {
 #define EGM_ALLOC _IO(EGM_TYPE, EGM_CMD_ALLOC)
 
 /**
- * enum egm_bad_page_flags - Why a page of a window is never mapped
+ * enum egm_bad_page_flags - What is wrong with a page of a window
  * @EGM_BAD_PAGE_RETIRED: Firmware retired the page for ECC errors
  * @EGM_BAD_PAGE_POISONED: The page was reported poisoned at run time
+ * @EGM_BAD_PAGE_SUBSTITUTED: A spare page backs the offset, so it works
+ *                            like any other; without this flag the offset
+ *                            is a hole that is never mapped
  */
 enum egm_bad_page_flags {
 	EGM_BAD_PAGE_RETIRED = 1 << 0,
 	EGM_BAD_PAGE_POISONED = 1 << 1,
+	EGM_BAD_PAGE_SUBSTITUTED = 1 << 2,
 };
 
 /**
- * struct egm_bad_page - A page of a window that is never mapped
+ * struct egm_bad_page - A bad page at an offset of a window
  * @offset: Byte offset of the page from the start of the window
  * @flags: Combination of enum egm_bad_page_flags
  * @__reserved: Must be 0
@@ -174,11 +209,15 @@ struct egm_bad_page {
  * @__reserved: Must be 0
  * @bad_pages_uptr: User pointer to an array of struct egm_bad_page, sorted
  *                  by offset
+ * @alloc_flags: Output: the enum egm_alloc_flags the window was allocated
+ *               with
+ * @num_substituted: Output: how many of the bad pages are substituted
  *
- * Describe the window and list the pages in it that are never mapped. A
- * fault on one raises SIGBUS. If @num_bad_pages is too small, the kernel
- * fills what fits, sets @num_bad_pages to the number needed and fails with
- * ENOSPC.
+ * Describe the window and list its bad pages: those substituted by spare
+ * pages, and the holes, which are never mapped. A CPU access to a hole
+ * raises SIGBUS; a device access faults in the IOMMU. If @num_bad_pages is
+ * too small, the kernel fills what fits, sets @num_bad_pages to the number
+ * needed and fails with ENOSPC.
  */
 struct egm_window_info {
 	__u32 size;
@@ -191,6 +230,8 @@ struct egm_window_info {
 	__u32 num_bad_pages;
 	__u32 __reserved;
 	__aligned_u64 bad_pages_uptr;
+	__u32 alloc_flags;
+	__u32 num_substituted;
 };
 
 #define EGM_WINDOW_INFO _IO(EGM_TYPE, EGM_CMD_WINDOW_INFO)

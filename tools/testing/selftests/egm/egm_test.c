@@ -88,20 +88,6 @@ plat_region(const struct egm_platform *p, __u32 pxm)
 	return NULL;
 }
 
-/* The platform region with the most retired pages. */
-static const struct egm_plat_region *
-plat_most_retired(const struct egm_platform *p)
-{
-	const struct egm_plat_region *best = NULL;
-	unsigned int i;
-
-	for (i = 0; i < p->nregions; i++)
-		if (p->r[i].nretired &&
-		    (!best || p->r[i].nretired > best->nretired))
-			best = &p->r[i];
-	return best;
-}
-
 /* The bad pages of a window, as offsets, checked against @r if known. */
 static int window_bad(int wfd, __u64 *off, unsigned int cap)
 {
@@ -116,22 +102,29 @@ static int window_bad(int wfd, __u64 *off, unsigned int cap)
 	return info.num_bad_pages;
 }
 
-/*
- * Prepare to carve a window over the retired page at region offset @roff:
- * a filler takes the region from 0 to the PMD block of @roff, so that first
- * fit puts the next PMD-aligned window there. Returns that region offset;
- * *filler is -1 if no filler was needed, else for the caller to close.
- */
-static __u64 alloc_filler(struct __test_metadata *_metadata, int fd,
-			  const struct egm_plat_region *r, __u64 roff,
-			  int *filler)
+/* The offsets of a window's holes: bad pages that no spare backs. */
+static int window_holes(int wfd, __u64 *off, unsigned int cap)
 {
-	__u64 start = ALIGN_DOWN(roff, pmd_size());
+	struct egm_bad_page bad[EGM_MAX_BAD];
+	struct egm_window_info info;
+	unsigned int i, n = 0;
 
-	*filler = -1;
-	ASSERT_EQ(r->size, egm_free(fd, r->pxm));
-	if (start)
-		ASSERT_EQ(0, egm_alloc(fd, r->pxm, start, pmd_size(), filler));
+	if (egm_window_info(wfd, &info, bad, EGM_MAX_BAD))
+		return -1;
+	for (i = 0; i < info.num_bad_pages; i++)
+		if (!(bad[i].flags & EGM_BAD_PAGE_SUBSTITUTED) && n < cap)
+			off[n++] = bad[i].offset;
+	return n;
+}
+
+static __u64 alloc_over_retired(struct __test_metadata *_metadata, int fd,
+				const struct egm_plat_region *r, __u64 minlen,
+				__u32 flags, int *wfd, __u64 *len, int *filler)
+{
+	__u64 start = egm_alloc_over_retired(fd, r, pmd_size(), minlen, flags,
+					     wfd, len, filler);
+
+	ASSERT_NE(~0ULL, start) TH_LOG("cannot carve a window over a retired page");
 	return start;
 }
 
@@ -296,15 +289,19 @@ TEST_F(egm, query_enospc)
 	EXPECT_EQ(self->nregions, q.num_regions);
 }
 
-/* entry_size: smaller fails, larger gets a zero-filled tail. */
+/*
+ * entry_size: smaller than the first version fails; the first version gets
+ * just its fields; larger gets a zero-filled tail.
+ */
 TEST_F(egm, query_entry_size)
 {
 	size_t esz = sizeof(struct egm_region_info), big = esz + 24;
+	size_t v1 = offsetofend(struct egm_region_info, page_size);
 	unsigned char *buf;
 	struct egm_query q = {
 		.size = sizeof(q),
 		.num_regions = self->nregions,
-		.entry_size = esz - 8,
+		.entry_size = v1 - 8,
 	};
 	__u32 i, k;
 
@@ -314,6 +311,15 @@ TEST_F(egm, query_entry_size)
 	EXPECT_ERRNO(EINVAL, ioctl(self->fd, EGM_QUERY, &q));
 	q.entry_size = 0;
 	EXPECT_ERRNO(EINVAL, ioctl(self->fd, EGM_QUERY, &q));
+
+	/* An old binary's array: packed at its own stride. */
+	memset(buf, 0xa5, big * self->nregions);
+	q.entry_size = v1;
+	ASSERT_EQ(0, ioctl(self->fd, EGM_QUERY, &q));
+	ASSERT_EQ(self->nregions, q.num_regions);
+	for (i = 0; i < self->nregions; i++)
+		EXPECT_EQ(0, memcmp(buf + i * v1, &self->regions[i], v1));
+	EXPECT_EQ(0xa5, buf[self->nregions * v1]);
 
 	memset(buf, 0xa5, big * self->nregions);
 	q.entry_size = big;
@@ -500,7 +506,7 @@ TEST_F(egm, alloc_struct_size)
 	EXPECT_ERRNO(EINVAL, ioctl(self->fd, EGM_ALLOC, &big));
 
 	big.a.size = sizeof(big.a);
-	big.a.flags = 1;
+	big.a.flags = EGM_ALLOC_HOLES << 1;
 	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, EGM_ALLOC, &big));
 	big.a.flags = 1U << 31;
 	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, EGM_ALLOC, &big));
@@ -529,7 +535,9 @@ TEST_F_TIMEOUT(egm, exhaustion, 300)
 	ASSERT_EQ(size, egm_free(self->fd, info->pxm));
 	ASSERT_LE(4 * hp, size);
 
-	ASSERT_EQ(0, egm_alloc(self->fd, info->pxm, size - 3 * hp, hp, &big));
+	/* Holes: spares for its bad pages would take bytes of their own. */
+	ASSERT_EQ(0, egm_alloc_flags(self->fd, info->pxm, size - 3 * hp, hp,
+				     EGM_ALLOC_HOLES, &big));
 	ASSERT_EQ(0, egm_alloc(self->fd, info->pxm, hp, hp, &a));
 	ASSERT_EQ(0, egm_alloc(self->fd, info->pxm, hp, hp, &b));
 	EXPECT_EQ(hp, egm_free(self->fd, info->pxm));
@@ -584,18 +592,20 @@ TEST_F(egm, alloc_enospc_alignment)
 /*
  * A new window never shows what an earlier one held: write the whole
  * window, free it, carve the same range again and find only zeroes. The
- * bad pages are neither written nor read; if @want is set, they must be
- * those @nwant.
+ * holes are neither written nor read; substituted pages are, like any
+ * other. If @want is set, the holes must be those @nwant. @wfd is the
+ * first window, already carved, which this closes; the second is carved
+ * with @flags.
  */
 static void check_isolation(struct __test_metadata *_metadata, int fd,
-			    __u32 pxm, __u64 len, const __u64 *want, int nwant)
+			    __u32 pxm, int wfd, __u64 len, __u32 flags,
+			    const __u64 *want, int nwant)
 {
 	__u64 bad[EGM_MAX_BAD], bad2[EGM_MAX_BAD];
-	int wfd, nbad, nbad2;
+	int nbad, nbad2;
 	void *p;
 
-	ASSERT_EQ(0, egm_alloc(fd, pxm, len, pmd_size(), &wfd));
-	nbad = window_bad(wfd, bad, EGM_MAX_BAD);
+	nbad = window_holes(wfd, bad, EGM_MAX_BAD);
 	ASSERT_LE(0, nbad);
 	ASSERT_GE(EGM_MAX_BAD, nbad);
 	if (want) {
@@ -612,8 +622,8 @@ static void check_isolation(struct __test_metadata *_metadata, int fd,
 	close(wfd);
 
 	/* First fit hands out the same range: the same bad pages show it. */
-	ASSERT_EQ(0, egm_alloc(fd, pxm, len, pmd_size(), &wfd));
-	nbad2 = window_bad(wfd, bad2, EGM_MAX_BAD);
+	ASSERT_EQ(0, egm_alloc_flags(fd, pxm, len, pmd_size(), flags, &wfd));
+	nbad2 = window_holes(wfd, bad2, EGM_MAX_BAD);
 	ASSERT_EQ(nbad, nbad2);
 	ASSERT_EQ(0, memcmp(bad, bad2, nbad * sizeof(bad[0])));
 	p = egm_map(wfd, len, 0);
@@ -625,34 +635,44 @@ static void check_isolation(struct __test_metadata *_metadata, int fd,
 
 TEST_F_TIMEOUT(egm, isolation, 120)
 {
-	__u32 i;
+	__u64 len = 32 * pmd_size();
+	__u32 i, pxm;
+	int wfd;
 
 	for (i = 0; i < self->nregions; i++) {
-		ASSERT_EQ(self->regions[i].size,
-			  egm_free(self->fd, self->regions[i].pxm));
-		check_isolation(_metadata, self->fd, self->regions[i].pxm,
-				32 * pmd_size(), NULL, 0);
-		EXPECT_EQ(self->regions[i].size,
-			  egm_free(self->fd, self->regions[i].pxm));
+		pxm = self->regions[i].pxm;
+		ASSERT_EQ(self->regions[i].size, egm_free(self->fd, pxm));
+		ASSERT_EQ(0, egm_alloc(self->fd, pxm, len, pmd_size(), &wfd));
+		check_isolation(_metadata, self->fd, pxm, wfd, len, 0, NULL, 0);
+		EXPECT_EQ(self->regions[i].size, egm_free(self->fd, pxm));
 	}
 }
 
-/* The same over retired pages, which must be neither read nor written. */
-TEST_F_TIMEOUT(egm, isolation_retired, 240)
+/*
+ * The same over retired pages: holes must be neither read nor written,
+ * and substituted pages isolate like any other, spares included.
+ */
+TEST_F_TIMEOUT(egm, isolation_retired, 300)
 {
+	static const __u32 modes[] = { EGM_ALLOC_HOLES, 0 };
 	const struct egm_plat_region *r;
-	__u64 want[EGM_MAX_BAD], len = 16 * pmd_size(), start;
-	int filler;
+	__u64 want[EGM_MAX_BAD], len, start;
+	unsigned int m;
+	int filler, wfd;
 
 	REQUIRE_PLATFORM();
-	r = plat_most_retired(&self->plat);
+	r = egm_plat_most_retired(&self->plat);
 	if (!r)
 		SKIP(return, "the platform has no retired page");
-	start = alloc_filler(_metadata, self->fd, r, r->retired[0], &filler);
-	check_isolation(_metadata, self->fd, r->pxm, len, want,
-			plat_bad(r, start, len, want));
-	if (filler >= 0)
-		close(filler);
+	for (m = 0; m < 2; m++) {
+		start = alloc_over_retired(_metadata, self->fd, r, 0, modes[m],
+					   &wfd, &len, &filler);
+		check_isolation(_metadata, self->fd, r->pxm, wfd, len, modes[m],
+				want, modes[m] ? plat_bad(r, start, len, want) : 0);
+		if (filler >= 0)
+			close(filler);
+		EXPECT_EQ(r->size, egm_free(self->fd, r->pxm));
+	}
 }
 
 /* Two windows of one region never share a byte. */
@@ -1093,7 +1113,10 @@ static bool access_sigbus(volatile char *addr, bool write)
 	return false;
 }
 
-/* Retired pages raise SIGBUS; the rest of their huge page works. */
+/*
+ * In a window with holes, retired pages raise SIGBUS; the rest of their
+ * huge page works.
+ */
 TEST_F_TIMEOUT(egm, retired_sigbus, 240)
 {
 	struct sigaction sa = {
@@ -1101,23 +1124,26 @@ TEST_F_TIMEOUT(egm, retired_sigbus, 240)
 		.sa_flags = SA_SIGINFO | SA_NODEFER,
 	};
 	const struct egm_plat_region *r;
-	__u64 hp = pmd_size(), len = 2 * hp, start, bad[EGM_MAX_BAD];
-	int filler, wfd, nbad, i;
+	__u64 hp = pmd_size(), len, start, bad[EGM_MAX_BAD];
+	int filler, wfd, nbad, n, i;
 	long before, faults;
 	char *p;
 
 	REQUIRE_PLATFORM();
-	r = plat_most_retired(&self->plat);
+	r = egm_plat_most_retired(&self->plat);
 	if (!r)
 		SKIP(return, "the platform has no retired page");
-	start = alloc_filler(_metadata, self->fd, r, r->retired[0], &filler);
-	ASSERT_EQ(0, egm_alloc(self->fd, r->pxm, len, hp, &wfd));
-	nbad = window_bad(wfd, bad, EGM_MAX_BAD);
+	start = alloc_over_retired(_metadata, self->fd, r, 2 * hp,
+				   EGM_ALLOC_HOLES, &wfd, &len, &filler);
+	nbad = window_holes(wfd, bad, EGM_MAX_BAD);
 	ASSERT_LT(0, nbad);
 	ASSERT_EQ(r->retired[0] - start, bad[0]);
-	ASSERT_GT(hp, bad[nbad - 1]) TH_LOG("the second huge page must be clean");
+	/* The bad pages in the first two huge pages: all in the first. */
+	for (n = 0; n < nbad && bad[n] < 2 * hp; n++)
+		;
+	ASSERT_GT(hp, bad[n - 1]) TH_LOG("the second huge page must be clean");
 
-	p = egm_map(wfd, len, 0);
+	p = egm_map(wfd, 2 * hp, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
 
@@ -1127,7 +1153,7 @@ TEST_F_TIMEOUT(egm, retired_sigbus, 240)
 	faults = egm_minflt() - before;
 	EXPECT_GE(2, faults);
 
-	for (i = 0; i < nbad; i++) {
+	for (i = 0; i < n; i++) {
 		char *page = p + bad[i];
 
 		EXPECT_TRUE(access_sigbus(page + 8, false));
@@ -1144,18 +1170,18 @@ TEST_F_TIMEOUT(egm, retired_sigbus, 240)
 
 	/* Every other page of the huge page around them works. */
 	before = egm_minflt();
-	egm_fill(p, hp, 9, bad, nbad);
+	egm_fill(p, hp, 9, bad, n);
 	faults = egm_minflt() - before;
-	EXPECT_EQ(-1, egm_check(p, hp, 9, false, bad, nbad));
+	EXPECT_EQ(-1, egm_check(p, hp, 9, false, bad, n));
 	ksft_print_msg("huge page with %d retired page(s): %ld faults for the other %llu pages\n",
-		       nbad, faults, (unsigned long long)(hp / PAGE_SIZE - nbad));
+		       n, faults, (unsigned long long)(hp / PAGE_SIZE - n));
 	/* No huge entry can cover a retired page: one fault per page. */
-	EXPECT_LE(hp / PAGE_SIZE - nbad, faults);
-	for (i = 0; i < nbad; i++)
+	EXPECT_LE(hp / PAGE_SIZE - n, faults);
+	for (i = 0; i < n; i++)
 		EXPECT_TRUE(access_sigbus(p + bad[i], false));
 
 	signal(SIGBUS, SIG_DFL);
-	munmap(p, len);
+	munmap(p, 2 * hp);
 	close(wfd);
 	if (filler >= 0)
 		close(filler);
@@ -1193,60 +1219,74 @@ TEST_F(egm, window_info_fields)
 	}
 }
 
+/*
+ * WINDOW_INFO lists the bad pages of a window sorted, as holes or as
+ * substituted pages, and counts the substituted ones.
+ */
 TEST_F_TIMEOUT(egm, window_info_bad_pages, 240)
 {
+	static const __u32 modes[] = { EGM_ALLOC_HOLES, 0 };
 	struct egm_bad_page bad[EGM_MAX_BAD];
 	const struct egm_plat_region *r;
-	__u64 want[EGM_MAX_BAD], len = 128 * pmd_size(), start;
+	__u64 want[EGM_MAX_BAD], len, start;
 	struct egm_window_info wi;
-	unsigned int n, i;
+	unsigned int n, i, m;
 	int filler, wfd;
 
 	REQUIRE_PLATFORM();
-	r = plat_most_retired(&self->plat);
+	r = egm_plat_most_retired(&self->plat);
 	if (!r)
 		SKIP(return, "the platform has no retired page");
-	start = alloc_filler(_metadata, self->fd, r, r->retired[0], &filler);
-	ASSERT_EQ(0, egm_alloc(self->fd, r->pxm, len, pmd_size(), &wfd));
-	n = plat_bad(r, start, len, want);
-	ASSERT_LT(0, n);
+	for (m = 0; m < 2; m++) {
+		__u32 flags = EGM_BAD_PAGE_RETIRED |
+			      (modes[m] ? 0 : EGM_BAD_PAGE_SUBSTITUTED);
 
-	memset(bad, 0xa5, sizeof(bad));
-	ASSERT_EQ(0, egm_window_info(wfd, &wi, bad, EGM_MAX_BAD));
-	EXPECT_EQ(r->pxm, wi.pxm);
-	EXPECT_EQ(len, wi.length);
-	EXPECT_EQ(pmd_size(), wi.alignment);
-	EXPECT_EQ(PAGE_SIZE, wi.page_size);
-	ASSERT_EQ(n, wi.num_bad_pages);
-	for (i = 0; i < n; i++) {
-		ksft_print_msg("PXM %u window at %#llx: bad page at %#llx flags %#x\n",
-			       r->pxm, (unsigned long long)start,
-			       (unsigned long long)bad[i].offset, bad[i].flags);
-		EXPECT_EQ(want[i], bad[i].offset);
-		EXPECT_EQ(EGM_BAD_PAGE_RETIRED, bad[i].flags);
-		EXPECT_EQ(0, bad[i].__reserved);
-		if (i)
-			EXPECT_LT(bad[i - 1].offset, bad[i].offset);
-	}
-	EXPECT_EQ(0xa5a5a5a5, bad[n].flags);
+		start = alloc_over_retired(_metadata, self->fd, r, 0, modes[m],
+					   &wfd, &len, &filler);
+		n = plat_bad(r, start, len, want);
+		ASSERT_LT(0, n);
 
-	/* Too small: what fits, the count and ENOSPC. */
-	if (n > 1) {
 		memset(bad, 0xa5, sizeof(bad));
-		EXPECT_ERRNO(ENOSPC, egm_window_info(wfd, &wi, bad, 1));
-		EXPECT_EQ(n, wi.num_bad_pages);
-		EXPECT_EQ(want[0], bad[0].offset);
-		EXPECT_EQ(0xa5a5a5a5, bad[1].flags);
-		/* The rest of the reply is filled all the same. */
+		ASSERT_EQ(0, egm_window_info(wfd, &wi, bad, EGM_MAX_BAD));
+		EXPECT_EQ(r->pxm, wi.pxm);
 		EXPECT_EQ(len, wi.length);
-	}
-	EXPECT_ERRNO(ENOSPC, egm_window_info(wfd, &wi, NULL, 0));
-	EXPECT_EQ(n, wi.num_bad_pages);
-	EXPECT_ERRNO(EFAULT, egm_window_info(wfd, &wi, (void *)8, n));
+		EXPECT_EQ(pmd_size(), wi.alignment);
+		EXPECT_EQ(PAGE_SIZE, wi.page_size);
+		EXPECT_EQ(modes[m], wi.alloc_flags);
+		EXPECT_EQ(modes[m] ? 0 : n, wi.num_substituted);
+		ASSERT_EQ(n, wi.num_bad_pages);
+		for (i = 0; i < n; i++) {
+			ksft_print_msg("PXM %u window at %#llx: bad page at %#llx flags %#x\n",
+				       r->pxm, (unsigned long long)start,
+				       (unsigned long long)bad[i].offset,
+				       bad[i].flags);
+			EXPECT_EQ(want[i], bad[i].offset);
+			EXPECT_EQ(flags, bad[i].flags);
+			EXPECT_EQ(0, bad[i].__reserved);
+			if (i)
+				EXPECT_LT(bad[i - 1].offset, bad[i].offset);
+		}
+		EXPECT_EQ(0xa5a5a5a5, bad[n].flags);
 
-	close(wfd);
-	if (filler >= 0)
-		close(filler);
+		/* Too small: what fits, the count and ENOSPC. */
+		if (n > 1) {
+			memset(bad, 0xa5, sizeof(bad));
+			EXPECT_ERRNO(ENOSPC, egm_window_info(wfd, &wi, bad, 1));
+			EXPECT_EQ(n, wi.num_bad_pages);
+			EXPECT_EQ(want[0], bad[0].offset);
+			EXPECT_EQ(0xa5a5a5a5, bad[1].flags);
+			/* The rest of the reply is filled all the same. */
+			EXPECT_EQ(len, wi.length);
+		}
+		EXPECT_ERRNO(ENOSPC, egm_window_info(wfd, &wi, NULL, 0));
+		EXPECT_EQ(n, wi.num_bad_pages);
+		EXPECT_ERRNO(EFAULT, egm_window_info(wfd, &wi, (void *)8, n));
+
+		close(wfd);
+		if (filler >= 0)
+			close(filler);
+		EXPECT_EQ(r->size, egm_free(self->fd, r->pxm));
+	}
 }
 
 /* WINDOW_INFO's general format. */
@@ -1269,8 +1309,18 @@ TEST_F(egm, window_info_errno)
 	EXPECT_EQ(0, ioctl(wfd, EGM_WINDOW_INFO, &big));
 	EXPECT_EQ(pmd_size(), big.wi.length);
 
+	/* The first version of the structure works, and nothing beyond it. */
+	memset(&big, 0xa5, sizeof(big));
+	big.wi.size = offsetofend(struct egm_window_info, bad_pages_uptr);
+	big.wi.flags = 0;
+	big.wi.__reserved = 0;
+	big.wi.num_bad_pages = 0;
+	EXPECT_EQ(0, ioctl(wfd, EGM_WINDOW_INFO, &big));
+	EXPECT_EQ(pmd_size(), big.wi.length);
+	EXPECT_EQ(0xa5a5a5a5, big.wi.alloc_flags);
+
 	memset(&big, 0, sizeof(big));
-	big.wi.size = sizeof(big.wi) - 1;
+	big.wi.size = offsetofend(struct egm_window_info, bad_pages_uptr) - 1;
 	EXPECT_ERRNO(EINVAL, ioctl(wfd, EGM_WINDOW_INFO, &big));
 	big.wi.size = 0;
 	EXPECT_ERRNO(EINVAL, ioctl(wfd, EGM_WINDOW_INFO, &big));
@@ -1478,6 +1528,179 @@ TEST_F(egm, unprivileged_scm_rights)
 	close(sv[0]);
 	munmap(p, len);
 	close(wfd);
+}
+
+/* Placement avoids bad pages whenever the region has room elsewhere. */
+TEST_F_TIMEOUT(egm, alloc_avoids_bad_pages, 120)
+{
+	const struct egm_plat_region *r;
+	__u64 hp = pmd_size(), start, len;
+	struct egm_region_info info;
+	int filler = -1, wfd;
+
+	REQUIRE_PLATFORM();
+	r = egm_plat_most_retired(&self->plat);
+	if (!r)
+		SKIP(return, "the platform has no retired page");
+	/* Fill the region up to the block of its first retired page ... */
+	start = ALIGN_DOWN(r->retired[0], hp);
+	if (start)
+		ASSERT_EQ(0, egm_alloc(self->fd, r->pxm, start, hp, &filler));
+	/* ... then ask for less than the largest clean extent: it is clean. */
+	ASSERT_TRUE(egm_region_by_pxm(self->fd, r->pxm, &info));
+	len = ALIGN_DOWN(info.largest_free_good, hp) - hp;
+	ASSERT_LT(0, (long long)len);
+	ASSERT_EQ(0, egm_alloc(self->fd, r->pxm, len, hp, &wfd));
+	EXPECT_EQ(0, window_bad(wfd, NULL, 0));
+	close(wfd);
+	/* With NO_BAD_PAGES too, and a bigger one only without it. */
+	ASSERT_EQ(0, egm_alloc_flags(self->fd, r->pxm, len, hp,
+				     EGM_ALLOC_NO_BAD_PAGES, &wfd));
+	EXPECT_EQ(0, window_bad(wfd, NULL, 0));
+	close(wfd);
+	len = ALIGN_DOWN(info.largest_free_good, hp) + hp;
+	EXPECT_ERRNO(ENOSPC, egm_alloc_flags(self->fd, r->pxm, len, hp,
+					     EGM_ALLOC_NO_BAD_PAGES, &wfd));
+	ASSERT_EQ(0, egm_alloc(self->fd, r->pxm, len, hp, &wfd));
+	EXPECT_LT(0, window_bad(wfd, NULL, 0));
+	close(wfd);
+	EXPECT_ERRNO(EOPNOTSUPP, egm_alloc_flags(self->fd, r->pxm, hp, hp,
+						 1U << 31, &wfd));
+	if (filler >= 0)
+		close(filler);
+	EXPECT_EQ(r->size, egm_free(self->fd, r->pxm));
+}
+
+/* QUERY's largest free extents follow the platform's retired pages. */
+TEST_F(egm, query_largest_free)
+{
+	__u32 i, k;
+
+	REQUIRE_PLATFORM();
+	for (i = 0; i < self->nregions; i++) {
+		const struct egm_plat_region *r;
+		struct egm_region_info *info = &self->regions[i];
+		__u64 prev = 0, good = 0;
+
+		r = plat_region(&self->plat, info->pxm);
+		ASSERT_NE(NULL, r);
+		for (k = 0; k < r->nretired; k++) {
+			if (r->retired[k] - prev > good)
+				good = r->retired[k] - prev;
+			prev = r->retired[k] + PAGE_SIZE;
+		}
+		if (r->size - prev > good)
+			good = r->size - prev;
+		EXPECT_EQ(info->size, info->largest_free);
+		EXPECT_EQ(good, info->largest_free_good);
+	}
+}
+
+/*
+ * A window that cannot avoid retired pages gets spares in their place: it
+ * reads and writes like plain RAM, in every mapping, with no SIGBUS, and
+ * the spares are accounted for and given back.
+ */
+TEST_F_TIMEOUT(egm, substituted_pages_work, 300)
+{
+	const struct egm_plat_region *r;
+	struct egm_bad_page bad[EGM_MAX_BAD];
+	struct egm_window_info wi;
+	__u64 len, start, free0;
+	int filler, wfd;
+	unsigned int i;
+	char *p, *q;
+
+	REQUIRE_PLATFORM();
+	r = egm_plat_most_retired(&self->plat);
+	if (!r)
+		SKIP(return, "the platform has no retired page");
+	start = alloc_over_retired(_metadata, self->fd, r, 0, 0, &wfd, &len,
+				   &filler);
+	ASSERT_EQ(0, egm_window_info(wfd, &wi, bad, EGM_MAX_BAD));
+	ASSERT_LT(0, wi.num_substituted);
+	ASSERT_EQ(wi.num_bad_pages, wi.num_substituted);
+	/* Window and spares come out of the region. */
+	free0 = r->size - (filler >= 0 ? start : 0);
+	EXPECT_EQ(free0 - len - wi.num_substituted * PAGE_SIZE,
+		  egm_free(self->fd, r->pxm));
+
+	p = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, egm_check(p, len, 0, true, NULL, 0));
+	egm_fill(p, len, 21, NULL, 0);
+	EXPECT_EQ(-1, egm_check(p, len, 21, false, NULL, 0));
+	/* A second mapping, and one of just the substituted page, agree. */
+	q = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	EXPECT_EQ(-1, egm_check(q, len, 21, false, NULL, 0));
+	ASSERT_EQ(0, munmap(q, len));
+	for (i = 0; i < wi.num_bad_pages; i++) {
+		EXPECT_EQ(EGM_BAD_PAGE_RETIRED | EGM_BAD_PAGE_SUBSTITUTED,
+			  bad[i].flags);
+		q = egm_map(wfd, PAGE_SIZE, bad[i].offset);
+		ASSERT_NE(MAP_FAILED, q);
+		EXPECT_EQ(egm_pattern(21, bad[i].offset + 8),
+			  ((uint64_t *)q)[1]);
+		ASSERT_EQ(0, munmap(q, PAGE_SIZE));
+	}
+	ASSERT_EQ(0, munmap(p, len));
+	close(wfd);
+	if (filler >= 0)
+		close(filler);
+	EXPECT_EQ(r->size, egm_free(self->fd, r->pxm));
+}
+
+/*
+ * A touch of a hole is explained in the kernel log: which process, which
+ * window (the inode number fstat gives), which offset and why.
+ */
+TEST_F_TIMEOUT(egm, bad_page_logged, 240)
+{
+	struct sigaction sa = {
+		.sa_sigaction = sigbus_handler,
+		.sa_flags = SA_SIGINFO | SA_NODEFER,
+	};
+	const struct egm_plat_region *r;
+	__u64 len, bad[EGM_MAX_BAD];
+	char want[128], buf[1024];
+	bool found = false;
+	int filler, wfd, kmsg;
+	struct stat st;
+	ssize_t n;
+	char *p;
+
+	REQUIRE_PLATFORM();
+	r = egm_plat_most_retired(&self->plat);
+	if (!r)
+		SKIP(return, "the platform has no retired page");
+	alloc_over_retired(_metadata, self->fd, r, 0, EGM_ALLOC_HOLES, &wfd,
+			   &len, &filler);
+	ASSERT_LT(0, window_holes(wfd, bad, EGM_MAX_BAD));
+	ASSERT_EQ(0, fstat(wfd, &st));
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	ASSERT_LE(0, kmsg);
+	ASSERT_EQ(0, (int)lseek(kmsg, 0, SEEK_END));
+	p = egm_map(wfd, pmd_size(), 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+	EXPECT_TRUE(access_sigbus(p + bad[0], false));
+	signal(SIGBUS, SIG_DFL);
+	snprintf(want, sizeof(want), "window %lu offset %#llx", (unsigned long)st.st_ino,
+		 (unsigned long long)bad[0]);
+	while ((n = read(kmsg, buf, sizeof(buf) - 1)) > 0) {
+		buf[n] = 0;
+		if (strstr(buf, want) && strstr(buf, "retired")) {
+			found = true;
+			ksft_print_msg("%s", strchr(buf, ';') ? strchr(buf, ';') + 1 : buf);
+		}
+	}
+	EXPECT_TRUE(found) TH_LOG("no \"%s\" in the kernel log", want);
+	close(kmsg);
+	munmap(p, pmd_size());
+	close(wfd);
+	if (filler >= 0)
+		close(filler);
 }
 
 TEST_HARNESS_MAIN

@@ -9,6 +9,7 @@
 #define __SELFTEST_EGM_UTILS_H
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +24,10 @@
 #include <linux/egm.h>
 
 #include "kselftest_harness.h"
+
+#ifndef offsetofend
+#define offsetofend(T, m)	(offsetof(T, m) + sizeof(((T *)0)->m))
+#endif
 
 #define SZ_2M		(2UL << 20)
 #define SZ_1G		(1UL << 30)
@@ -89,11 +94,12 @@ static __u64 egm_free(int fd, __u32 pxm)
 	return egm_region_by_pxm(fd, pxm, &info) ? info.free : ~0ULL;
 }
 
-static int egm_alloc(int fd, __u32 pxm, __u64 length, __u64 alignment,
-		     int *out_fd)
+static int egm_alloc_flags(int fd, __u32 pxm, __u64 length, __u64 alignment,
+			   __u32 flags, int *out_fd)
 {
 	struct egm_alloc a = {
 		.size = sizeof(a),
+		.flags = flags,
 		.pxm = pxm,
 		.length = length,
 		.alignment = alignment,
@@ -105,6 +111,12 @@ static int egm_alloc(int fd, __u32 pxm, __u64 length, __u64 alignment,
 	if (out_fd)
 		*out_fd = ret ? -1 : a.out_fd;
 	return ret;
+}
+
+static int egm_alloc(int fd, __u32 pxm, __u64 length, __u64 alignment,
+		     int *out_fd)
+{
+	return egm_alloc_flags(fd, pxm, length, alignment, 0, out_fd);
 }
 
 static int egm_window_info(int wfd, struct egm_window_info *info,
@@ -376,6 +388,57 @@ fail:
 	free(buf);
 	memset(p, 0, sizeof(*p));
 	return false;
+}
+
+/* The platform region with the most retired pages, or NULL. */
+static const struct egm_plat_region *
+egm_plat_most_retired(const struct egm_platform *p)
+{
+	const struct egm_plat_region *best = NULL;
+	unsigned int i;
+
+	for (i = 0; i < p->nregions; i++)
+		if (p->r[i].nretired &&
+		    (!best || p->r[i].nretired > best->nretired))
+			best = &p->r[i];
+	return best;
+}
+
+/*
+ * Carve a window over the first retired page of @r, which must be free: a
+ * filler takes the region from 0 to the @align block of that page, and the
+ * window is made longer than any clean free extent left, so that first fit
+ * cannot avoid bad pages and puts it at that block. Returns the window's
+ * region offset, or ~0 on failure; *len is at least @minlen, *filler is -1
+ * if no filler was needed, else for the caller to close.
+ */
+static __u64 egm_alloc_over_retired(int fd, const struct egm_plat_region *r,
+				    __u64 align, __u64 minlen, __u32 flags,
+				    int *wfd, __u64 *len, int *filler)
+{
+	__u64 start = r->retired[0] / align * align;
+	struct egm_region_info info;
+
+	*filler = -1;
+	*wfd = -1;
+	if (egm_free(fd, r->pxm) != r->size)
+		return ~0ULL;
+	if (start && egm_alloc(fd, r->pxm, start, align, filler))
+		return ~0ULL;
+	if (!egm_region_by_pxm(fd, r->pxm, &info))
+		goto fail;
+	*len = (info.largest_free_good + align) / align * align;
+	if (*len < minlen)
+		*len = minlen;
+	if (*len > r->size - start ||
+	    egm_alloc_flags(fd, r->pxm, *len, align, flags, wfd))
+		goto fail;
+	return start;
+fail:
+	if (*filler >= 0)
+		close(*filler);
+	*filler = -1;
+	return ~0ULL;
 }
 
 #endif /* __SELFTEST_EGM_UTILS_H */

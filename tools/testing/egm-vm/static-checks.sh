@@ -69,9 +69,11 @@ check_checkpatch() {
 check_checkpatch_patches() {
 	local log=$logs/checkpatch-patches.log p
 	: > "$log"
+	# Debian's source has no git history, so checkpatch cannot look up
+	# the commits that Fixes: tags name; every other check stays on.
 	for p in "${patches[@]}"; do
 		(cd "$src" && ./scripts/checkpatch.pl --strict --quiet --show-types \
-			"$EGM_REPO/$p") >> "$log" 2>&1
+			--ignore UNKNOWN_COMMIT_ID "$EGM_REPO/$p") >> "$log" 2>&1
 	done
 	grep -E -A4 '^(ERROR|WARNING|CHECK):' "$log" > "$log.problems"
 	record checkpatch-patches "$([ -s "$log.problems" ] && echo 1 || echo 0)" "$log"

@@ -100,16 +100,6 @@ static vm_fault_t egm_fault(struct vm_fault *vmf)
 	return egm_huge_fault(vmf, 0);
 }
 
-/* Keep every piece of a split VMA aligned to the window's mapping size. */
-static int egm_may_split(struct vm_area_struct *vma, unsigned long addr)
-{
-	struct egm_window *w = vma->vm_private_data;
-
-	if (!IS_ALIGNED(addr, egm_map_size(w->align)))
-		return -EINVAL;
-	return 0;
-}
-
 static unsigned long egm_pagesize(struct vm_area_struct *vma)
 {
 	struct egm_window *w = vma->vm_private_data;
@@ -120,7 +110,6 @@ static unsigned long egm_pagesize(struct vm_area_struct *vma)
 const struct vm_operations_struct egm_vm_ops = {
 	.fault = egm_fault,
 	.huge_fault = egm_huge_fault,
-	.may_split = egm_may_split,
 	.pagesize = egm_pagesize,
 };
 

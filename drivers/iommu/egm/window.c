@@ -140,6 +140,8 @@ const struct file_operations egm_window_fops = {
 	.llseek = generic_file_llseek,
 	.mmap_prepare = egm_window_mmap_prepare,
 	.get_unmapped_area = egm_window_get_unmapped_area,
+	/* Nothing to write back: msync() and fsync() succeed as on a memfd. */
+	.fsync = noop_fsync,
 	.unlocked_ioctl = egm_window_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };

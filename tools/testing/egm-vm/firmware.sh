@@ -10,6 +10,7 @@ set -euo pipefail
 . "$EGM_BENCH/platform.sh"
 
 arch=${1:-$EGM_ARCH}
+egm_need iasl acpica-tools
 key=$( { cat "$EGM_BENCH/platform.sh" "$0"; iasl -v 2>&1 | grep -i version; } | egm_hash)
 dir=$EGM_CACHE/firmware/$arch-$key
 if [ -f "$dir/done" ]; then

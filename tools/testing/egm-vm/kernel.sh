@@ -87,6 +87,10 @@ kmake() {
 	shift 2
 	local cross
 	cross=$(egm_cross "$arch")
+	egm_need ccache ccache
+	egm_need flex flex
+	egm_need bison bison
+	[ -z "$cross" ] || egm_need "${cross}gcc" gcc-aarch64-linux-gnu
 	# One kernel build at a time: the machine has two cores.
 	mkdir -p "$EGM_CACHE"
 	flock "$EGM_CACHE/build.lock" make -C "$(egm_src)" O="$out" ARCH="$(egm_karch "$arch")" \

@@ -16,6 +16,13 @@ export CCACHE_DIR=${CCACHE_DIR:-$EGM_CACHE/ccache}
 egm_die() { echo "egm-vm: $*" >&2; exit 1; }
 egm_log() { echo "egm-vm: $*" >&2; }
 
+# egm_need CMD PKG: fail, naming the package and the command that
+# installs it, unless CMD is on PATH (deps.sh installs every PKG).
+egm_need() {
+	command -v "$1" >/dev/null ||
+		egm_die "$1 not found: run 'apt-get install $2' (or $EGM_BENCH/deps.sh)"
+}
+
 egm_src() {
 	local v
 	v=$(cat "$EGM_CACHE/kernel-version" 2>/dev/null) || return 1

@@ -20,6 +20,7 @@ if [ -x "$dir/bin/sparse" ] && ok "$dir/bin/sparse"; then
 fi
 
 "$EGM_BENCH/fetch-kernel.sh" >&2
+egm_need dpkg-source dpkg-dev
 apt_dir=$EGM_CACHE/apt
 sed 's/^deb /deb-src /' "$apt_dir/etc/sources.list" > "$apt_dir/etc/sources-src.list"
 aptopts=(-o Dir::Etc::sourcelist="$apt_dir/etc/sources-src.list"

@@ -131,5 +131,16 @@ list_is_known() {
 }
 check "every package of the bench's list is known to apt" list_is_known
 
+# A step that needs a command names its package and how to install it.
+need_names_package() {
+	local out
+	out=$(bash -c '. "$1/lib.sh"; egm_need egm-no-such-command egm-some-package' _ "$bench" 2>&1) &&
+		{ echo "# egm_need succeeded"; return 1; }
+	grep -q "egm-no-such-command not found: run 'apt-get install egm-some-package'" <<< "$out" ||
+		{ echo "# said: $out"; return 1; }
+	bash -c '. "$1/lib.sh"; egm_need sh dash' _ "$bench"
+}
+check "a missing command names its package" need_names_package
+
 echo "1..$n"
 [ $failed = 0 ]

@@ -3,7 +3,7 @@
  * egm - list NVIDIA Grace Extended GPU Memory (EGM) regions, carve windows
  * out of them and hand the windows to a VMM.
  *
- * See Documentation/userspace-api/egm.rst.
+ * See egm(1) (tools/egm/egm.1) and Documentation/userspace-api/egm.rst.
  *
  * Copyright (c) 2026, The egm authors.
  */
@@ -34,12 +34,19 @@
 #include <linux/egm.h>
 
 #define EGM_DEV		"/dev/egm"
+/* Where the driver shows that it is loaded, and its device number. */
+#define EGM_SYS_MODULE	"/sys/module/egm"
+#define EGM_SYS_MISC	"/sys/class/misc/egm/dev"
 
-/* Exit codes, as documented in the usage text. */
+/* Exit codes, as documented in the usage text and in egm(1). */
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
 #define EXIT_NOEXEC	126
 #define EXIT_NOTFOUND	127
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+#define COMMANDS	"list, alloc, info, windows or help"
 
 static void print_usage(FILE *f)
 {
@@ -50,8 +57,8 @@ static void print_usage(FILE *f)
 		"windows out of them for virtual machines, through " EGM_DEV ".\n"
 		"\n"
 		"Commands:\n"
-		"  list [--bytes]     show every region (EGM_QUERY); --bytes prints exact\n"
-		"                     byte counts instead of K/M/G/T sizes\n"
+		"  list [--bytes]     show every region (EGM_QUERY): size, free bytes,\n"
+		"                     alignments, retired and poisoned pages\n"
 		"  alloc --pxm N --size SIZE [--align ALIGN] [--check]\n"
 		"        [--exec CMD [ARGS...]]\n"
 		"                     carve a window out of the region of proximity\n"
@@ -63,13 +70,16 @@ static void print_usage(FILE *f)
 		"                     file descriptor, found in /proc/PID/fd (root)\n"
 		"  help               show this text\n"
 		"\n"
+		"  --bytes            print exact byte counts instead of K/M/G/T sizes\n"
+		"\n"
 		"alloc options:\n"
 		"  -p, --pxm N        proximity domain of the region, see 'egm list'\n"
 		"  -s, --size SIZE    window length in bytes; K, M, G and T suffixes\n"
-		"                     multiply by powers of 1024\n"
+		"                     multiply by powers of 1024 (2M, 1.5G)\n"
 		"  -a, --align ALIGN  physical alignment and largest mapping size of the\n"
-		"                     window, one of the region's ALIGN values (2M, 1G);\n"
-		"                     default: the kernel's choice, the PMD size\n"
+		"                     window, one of the region's ALIGN values; default:\n"
+		"                     the PMD size (2M with 4K pages, 512M with 64K) if\n"
+		"                     the region supports it, else the page size\n"
 		"  -c, --check        map the window, check that it reads as zero, write\n"
 		"                     a pattern, read it back and zero it again, all but\n"
 		"                     the bad pages; print the throughput of each pass\n"
@@ -94,11 +104,18 @@ static void print_usage(FILE *f)
 		"    -numa node,memdev=m0 ...\n"
 		"\n"
 		"Exit status: 0 success, 1 the operation failed, 2 usage error,\n"
-		"126 CMD could not be run, 127 CMD was not found.\n");
+		"126 CMD could not be run, 127 CMD was not found.\n"
+		"See egm(1) for more, and recipes.\n");
 }
 
 /* Compile-time checked formats, without a variadic function. */
 #define err(fmt, ...) fprintf(stderr, "egm: " fmt "\n", ##__VA_ARGS__)
+
+static int usage_hint(void)
+{
+	fprintf(stderr, "Try 'egm help' for more information.\n");
+	return EXIT_USAGE;
+}
 
 static int usage_err(const char *msg, const char *arg)
 {
@@ -106,55 +123,96 @@ static int usage_err(const char *msg, const char *arg)
 		err("%s '%s'", msg, arg);
 	else
 		err("%s", msg);
-	fprintf(stderr, "Try 'egm help' for more information.\n");
-	return EXIT_USAGE;
+	return usage_hint();
 }
 
-/* "447G", "1.75G", "2M", "4096" */
+/*
+ * "447G", "1.75G", "1100M", "4096": exact, so parse_size() reads them
+ * back; or, when no short form is exact, two decimals: "1.00G".
+ */
 static const char *fmt_size(char *buf, size_t len, unsigned long long v)
 {
 	static const char units[] = "KMGTPE";
-	unsigned int u = 0;
+	unsigned int u = 0, k;
 	size_t n;
 
 	while (u < sizeof(units) - 1 && v >= 1024ULL << (10 * u))
 		u++;
 	if (!u) {
 		snprintf(buf, len, "%llu", v);
-	} else if (!(v & ((1ULL << (10 * u)) - 1))) {
+		return buf;
+	}
+	if (!(v & ((1ULL << (10 * u)) - 1))) {
 		snprintf(buf, len, "%llu%c", v >> (10 * u), units[u - 1]);
-	} else {
-		/* Two decimals at most: "1.75G", "1.5G", not "1.50G". */
+		return buf;
+	}
+	/* Quarters: "1.25G", "1.5G", "1.75G", not "1.50G". */
+	if (!(v & ((1ULL << (10 * u - 2)) - 1))) {
 		snprintf(buf, len, "%.2f", (double)v / (1ULL << (10 * u)));
 		n = strlen(buf);
 		while (n > 1 && buf[n - 1] == '0')
 			n--;
-		if (n > 1 && buf[n - 1] == '.')
-			n--;
 		snprintf(buf + n, len - n, "%c", units[u - 1]);
+		return buf;
 	}
+	/* A smaller unit, while the number stays short: "1100M", "4095". */
+	for (k = u; k-- > 0;) {
+		if (v & ((1ULL << (10 * k)) - 1))
+			continue;
+		if (v >> (10 * k) >= 10000)
+			break;
+		if (k)
+			snprintf(buf, len, "%llu%c", v >> (10 * k),
+				 units[k - 1]);
+		else
+			snprintf(buf, len, "%llu", v);
+		return buf;
+	}
+	snprintf(buf, len, "%.2f%c", (double)v / (1ULL << (10 * u)),
+		 units[u - 1]);
 	return buf;
 }
 
-/* A byte count with an optional K, M, G or T suffix (KiB, MB, ... too). */
+/*
+ * A byte count: decimal, or hexadecimal after 0x, with an optional K, M, G
+ * or T suffix (KiB, MB, ... too). A suffixed number may have up to four
+ * decimals ("1.5G"), as long as it comes to a whole number of bytes.
+ * Returns 0, SIZE_BAD, SIZE_FRACTION or SIZE_BIG.
+ */
+enum { SIZE_BAD = -1, SIZE_FRACTION = -2, SIZE_BIG = -3 };
+
 static int parse_size(const char *s, unsigned long long *out)
 {
 	static const char units[] = "KMGT";
-	unsigned long long v;
+	unsigned long long v, frac = 0, div = 1;
+	int base = 10, shift = 0, digits = 0;
 	const char *p;
 	char *end;
-	int shift = 0;
 
 	if (!isdigit((unsigned char)*s))
-		return -1;
+		return SIZE_BAD;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		base = 16;
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, base);
+	if (errno == ERANGE)
+		return SIZE_BIG;
 	if (errno || end == s)
-		return -1;
+		return SIZE_BAD;
+	if (base == 10 && *end == '.') {
+		for (end++; isdigit((unsigned char)*end); end++) {
+			if (++digits > 4)
+				return SIZE_FRACTION;
+			frac = frac * 10 + (unsigned long long)(*end - '0');
+			div *= 10;
+		}
+		if (!digits)
+			return SIZE_BAD;
+	}
 	if (*end) {
 		p = strchr(units, toupper((unsigned char)*end));
 		if (!p)
-			return -1;
+			return SIZE_BAD;
 		shift = 10 * (int)(p - units + 1);
 		end++;
 		if (*end == 'i' || *end == 'I')
@@ -162,11 +220,41 @@ static int parse_size(const char *s, unsigned long long *out)
 		if (*end == 'B' || *end == 'b')
 			end++;
 		if (*end)
-			return -1;
+			return SIZE_BAD;
 	}
+	if (digits && (!shift || (frac << shift) % div))
+		return SIZE_FRACTION;	/* "1.5", "1.3M" */
 	if (shift && v > (~0ULL >> shift))
+		return SIZE_BIG;
+	v <<= shift;
+	if (digits && v + (frac << shift) / div < v)
+		return SIZE_BIG;
+	*out = v + (digits ? (frac << shift) / div : 0);
+	return 0;
+}
+
+/* --size and --align: a usage error that says what a size looks like. */
+static int parse_size_opt(const char *what, const char *s,
+			  unsigned long long *out)
+{
+	switch (parse_size(s, out)) {
+	case 0:
+		break;
+	case SIZE_FRACTION:
+		err("bad %s '%s': not a whole number of bytes", what, s);
 		return -1;
-	*out = v << shift;
+	case SIZE_BIG:
+		err("bad %s '%s': more than 16E", what, s);
+		return -1;
+	default:
+		err("bad %s '%s': not a number of bytes", what, s);
+		err("give a number, with a K, M, G or T suffix for powers of 1024: 2M, 1.5G, 64G");
+		return -1;
+	}
+	if (!*out) {
+		err("bad %s '%s': it must not be 0", what, s);
+		return -1;
+	}
 	return 0;
 }
 
@@ -185,24 +273,111 @@ static int parse_u32(const char *s, unsigned int *out)
 	return 0;
 }
 
+/* The first line of a small file, without its newline; 0 on success. */
+static int read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	if (fgets(buf, (int)len, f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		ret = 0;
+	}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * The name of group @gid from /etc/group, or its number: getgrgid() would
+ * need glibc's NSS modules at run time in a static build.
+ */
+static const char *group_name(char *buf, size_t len, gid_t gid)
+{
+	char line[512], *name, *gidstr;
+	FILE *f = fopen("/etc/group", "re");
+
+	snprintf(buf, len, "%u", (unsigned int)gid);
+	if (!f)
+		return buf;
+	while (fgets(line, sizeof(line), f)) {
+		name = strtok(line, ":");
+		if (!name || !strtok(NULL, ":"))
+			continue;
+		gidstr = strtok(NULL, ":\n");
+		if (gidstr && strtoul(gidstr, NULL, 10) == gid) {
+			snprintf(buf, len, "'%s'", name);
+			break;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Why /dev/egm does not exist, and what to do about it. */
+static void no_dev_hint(void)
+{
+	char dev[32], *colon;
+
+	if (!read_line(EGM_SYS_MISC, dev, sizeof(dev))) {
+		colon = strchr(dev, ':');
+		if (colon)
+			*colon = ' ';
+		err("the egm driver is loaded and registered its device, but there is no %s node:",
+		    EGM_DEV);
+		err("mount devtmpfs on /dev, or create it with 'mknod -m 0600 %s c %s'",
+		    EGM_DEV, dev);
+	} else if (!access(EGM_SYS_MODULE, F_OK)) {
+		err("the egm module is loaded but registered no device; see 'dmesg | grep egm'");
+	} else {
+		err("the egm module is not loaded: load it with 'modprobe egm' (as root)");
+		err("it creates %s even with no EGM region; 'egm list' then shows none",
+		    EGM_DEV);
+	}
+}
+
+/* Who may open /dev/egm, and how to let a VMM operator in. */
+static void access_hint(void)
+{
+	char group[64];
+	struct stat st;
+
+	if (stat(EGM_DEV, &st))
+		return;
+	if (st.st_uid == 0 && !(st.st_mode & 0066)) {
+		err("%s is root-only (mode %04o): run egm as root,", EGM_DEV,
+		    (unsigned int)(st.st_mode & 07777));
+		err("or let a group open it with a udev rule (see FILES in egm(1)), such as");
+		err("  SUBSYSTEM==\"misc\", KERNEL==\"egm\", GROUP=\"kvm\", MODE=\"0660\"");
+		err("in /etc/udev/rules.d/60-egm.rules. A VMM given window fds needs no %s.",
+		    EGM_DEV);
+	} else {
+		err("%s is mode %04o, owner uid %u, group %s:", EGM_DEV,
+		    (unsigned int)(st.st_mode & 07777), (unsigned int)st.st_uid,
+		    group_name(group, sizeof(group), st.st_gid));
+		err("run egm as that user, or join that group (a udev rule sets them, see egm(1))");
+	}
+}
+
 static int open_egm(void)
 {
 	int fd = open(EGM_DEV, O_RDWR | O_CLOEXEC);
+	int e = errno;
 
 	if (fd >= 0)
 		return fd;
-	switch (errno) {
+	err("cannot open %s: %s", EGM_DEV, strerror(e));
+	switch (e) {
 	case ENOENT:
-		err("cannot open %s: %s (is the egm module loaded? try 'modprobe egm')",
-		    EGM_DEV, strerror(errno));
+	case ENODEV:
+	case ENXIO:
+		no_dev_hint();
 		break;
 	case EACCES:
 	case EPERM:
-		err("cannot open %s: %s (it is root-only)", EGM_DEV,
-		    strerror(errno));
+		access_hint();
 		break;
-	default:
-		err("cannot open %s: %s", EGM_DEV, strerror(errno));
 	}
 	return -1;
 }
@@ -250,8 +425,53 @@ static int query_regions(int fd, struct egm_region_info **infop,
 	return -1;
 }
 
-static void fmt_align(char *buf, size_t len, __u64 mask, bool bytes)
+static const struct egm_region_info *
+find_region(const struct egm_region_info *info, unsigned int n,
+	    unsigned int pxm)
 {
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (info[i].pxm == pxm)
+			return &info[i];
+	return NULL;
+}
+
+/* "0", "0 and 1", "0, 1 and 2": the PXMs that have a region. */
+static void fmt_pxms(char *buf, size_t len, const struct egm_region_info *info,
+		     unsigned int n)
+{
+	size_t used = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && used < len; i++)
+		used += snprintf(buf + used, len - used, "%s%u",
+				 !i ? "" : i == n - 1 ? " and " : ", ",
+				 info[i].pxm);
+}
+
+static void unknown_pxm(const struct egm_region_info *info, unsigned int n,
+			unsigned int pxm)
+{
+	char pxms[256];
+
+	if (!n) {
+		err("no EGM region has PXM %u: this machine has no EGM region at all",
+		    pxm);
+		err("(neither the firmware nor egm.regions= gives one; see 'dmesg | grep egm')");
+		return;
+	}
+	fmt_pxms(pxms, sizeof(pxms), info, n);
+	err("no EGM region has PXM %u; the PXM%s with a region: %s (see 'egm list')",
+	    pxm, n == 1 ? "" : "s", pxms);
+}
+
+/* "4K,2M,1G" (or bytes), or "4K, 2M and 1G" with @words. */
+static void fmt_align(char *buf, size_t len, __u64 mask, bool bytes,
+		      bool words)
+{
+	unsigned int bits = __builtin_popcountll(mask), k = 0;
 	char one[32];
 	size_t used = 0;
 	int bit;
@@ -265,10 +485,72 @@ static void fmt_align(char *buf, size_t len, __u64 mask, bool bytes)
 		else
 			fmt_size(one, sizeof(one), 1ULL << bit);
 		used += snprintf(buf + used, len - used, "%s%s",
-				 used ? "," : "", one);
+				 !k ? "" : !words ? "," :
+				 k == bits - 1 ? " and " : ", ", one);
+		k++;
 	}
 	if (!buf[0])
-		snprintf(buf, len, "-");
+		snprintf(buf, len, words ? "none" : "-");
+}
+
+/*
+ * The alignment a window gets without --align: the PMD size if the region
+ * supports it, else the page size, else the smallest it supports. A page
+ * table page holds page_size / 8 entries, so the PMD size is that many
+ * pages: 2M with 4K pages, 32M with 16K, 512M with 64K.
+ */
+static __u64 default_align(const struct egm_region_info *r)
+{
+	__u64 ps = r->page_size, pmd = ps * (ps / 8);
+
+	if (pmd && !(pmd & (pmd - 1)) && (r->align & pmd))
+		return pmd;
+	if (ps && !(ps & (ps - 1)) && (r->align & ps))
+		return ps;
+	return r->align & -r->align;
+}
+
+/* A byte count for a table: exact with --bytes, else "1.5G". */
+static const char *fmt_bytes(char *buf, size_t len, unsigned long long v,
+			     bool bytes)
+{
+	if (bytes)
+		snprintf(buf, len, "%llu", v);
+	else
+		fmt_size(buf, len, v);
+	return buf;
+}
+
+static void list_table(const struct egm_region_info *info, unsigned int n,
+		       bool bytes)
+{
+	char size[32], free_[32], align[128], page[32], node[16];
+	int w = bytes ? 14 : 7;
+	unsigned int i;
+
+	if (!n) {
+		printf("no EGM regions (the firmware describes none; see 'dmesg | grep egm')\n");
+		return;
+	}
+	printf("%-4s %-5s %-5s %*s %*s %-22s %8s %8s %s\n", "ID", "PXM",
+	       "NODE", w, "SIZE", w, "FREE", "ALIGN", "RETIRED", "POISONED",
+	       "PAGE");
+	for (i = 0; i < n; i++) {
+		const struct egm_region_info *r = &info[i];
+
+		fmt_bytes(size, sizeof(size), r->size, bytes);
+		fmt_bytes(free_, sizeof(free_), r->free, bytes);
+		fmt_bytes(page, sizeof(page), r->page_size, bytes);
+		fmt_align(align, sizeof(align), r->align, bytes, false);
+		if (r->numa_node < 0)
+			snprintf(node, sizeof(node), "-");
+		else
+			snprintf(node, sizeof(node), "%d", r->numa_node);
+		printf("%-4u %-5u %-5s %*s %*s %-22s %8llu %8llu %s\n",
+		       r->id, r->pxm, node, w, size, w, free_, align,
+		       (unsigned long long)r->retired_pages,
+		       (unsigned long long)r->poisoned_pages, page);
+	}
 }
 
 static int cmd_list(int argc, char **argv)
@@ -279,9 +561,8 @@ static int cmd_list(int argc, char **argv)
 		{ }
 	};
 	struct egm_region_info *info;
-	char size[32], free_[32], align[128], page[32], node[16];
 	bool bytes = false;
-	unsigned int n, i;
+	unsigned int n;
 	int fd, c;
 
 	while ((c = getopt_long(argc, argv, "+bh", opts, NULL)) != -1) {
@@ -293,7 +574,7 @@ static int cmd_list(int argc, char **argv)
 			print_usage(stdout);
 			return 0;
 		default:
-			return usage_err("bad option for 'list'", NULL);
+			return usage_hint();
 		}
 	}
 	if (optind < argc)
@@ -308,40 +589,7 @@ static int cmd_list(int argc, char **argv)
 	}
 	close(fd);
 
-	if (!n) {
-		printf("no EGM regions\n");
-		free(info);
-		return 0;
-	}
-
-	printf("%-4s %-5s %-5s %14s %14s %-22s %8s %8s %s\n", "ID", "PXM",
-	       "NODE", "SIZE", "FREE", "ALIGN", "RETIRED", "POISONED",
-	       "PAGE");
-	for (i = 0; i < n; i++) {
-		const struct egm_region_info *r = &info[i];
-
-		if (bytes) {
-			snprintf(size, sizeof(size), "%llu",
-				 (unsigned long long)r->size);
-			snprintf(free_, sizeof(free_), "%llu",
-				 (unsigned long long)r->free);
-			snprintf(page, sizeof(page), "%llu",
-				 (unsigned long long)r->page_size);
-		} else {
-			fmt_size(size, sizeof(size), r->size);
-			fmt_size(free_, sizeof(free_), r->free);
-			fmt_size(page, sizeof(page), r->page_size);
-		}
-		fmt_align(align, sizeof(align), r->align, bytes);
-		if (r->numa_node < 0)
-			snprintf(node, sizeof(node), "-");
-		else
-			snprintf(node, sizeof(node), "%d", r->numa_node);
-		printf("%-4u %-5u %-5s %14s %14s %-22s %8llu %8llu %s\n",
-		       r->id, r->pxm, node, size, free_, align,
-		       (unsigned long long)r->retired_pages,
-		       (unsigned long long)r->poisoned_pages, page);
-	}
+	list_table(info, n, bytes);
 	free(info);
 	return 0;
 }
@@ -413,7 +661,8 @@ static int describe_window(int fd, const char *path)
 
 	if (window_info(fd, &wi, &bad)) {
 		if (errno == ENOTTY)
-			err("%s is not an EGM window", path);
+			err("%s is not an EGM window ('egm windows' lists them)",
+			    path);
 		else
 			err("EGM_WINDOW_INFO on %s failed: %s", path,
 			    strerror(errno));
@@ -442,6 +691,7 @@ static int cmd_info(int argc, char **argv)
 		if (num > INT_MAX || fcntl((int)num, F_GETFD) < 0) {
 			err("file descriptor %s is not open in this process",
 			    argv[1]);
+			err("for another process's window, give a path such as /proc/PID/fd/N");
 			return EXIT_FAIL;
 		}
 		snprintf(path, sizeof(path), "/proc/self/fd/%u", num);
@@ -467,13 +717,6 @@ static int cmd_info(int argc, char **argv)
  * name of its file in /proc/PID/fd and described through a reopen.
  */
 #define WINDOW_NAME	"egm-window"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open	434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd	438
-#endif
 
 /* The link of a window fd reads "/egm-window (deleted)" or the like. */
 static bool is_window_link(const char *link)
@@ -508,6 +751,13 @@ static int numeric_cmp(const struct dirent **a, const struct dirent **b)
 	return (x > y) - (x < y);
 }
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open	434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd	438
+#endif
+
 /*
  * Get a file of the window that @pid has open as @fd: reopen it, or if
  * that fails because its region was removed, duplicate the process's own
@@ -523,10 +773,14 @@ static int grab_window(int pid, int fd, const char *path, bool *revoked)
 		return f;
 	*revoked = true;
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
+	if (pidfd < 0) {
+		errno = ENODEV;
 		return -1;
+	}
 	f = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 	close(pidfd);
+	if (f < 0)
+		errno = ENODEV;
 	return f;
 }
 
@@ -559,13 +813,13 @@ static int window_seen(struct windows_scan *ws, ino_t ino)
 static void windows_print_fd(struct windows_scan *ws, int pid,
 			     const char *comm, int fd)
 {
-	char path[64], link[PATH_MAX], len[32], align[32], node[16];
+	char path[64], link[PATH_MAX], len[32], align[32], node[16], name[64];
 	struct egm_window_info wi;
 	struct egm_bad_page *bad;
 	struct stat st;
 	bool revoked;
 	ssize_t n;
-	int f;
+	int f, i;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	n = readlink(path, link, sizeof(link) - 1);
@@ -578,33 +832,38 @@ static void windows_print_fd(struct windows_scan *ws, int pid,
 	f = grab_window(pid, fd, path, &revoked);
 	if (f < 0)
 		return;		/* closed meanwhile */
-	if (window_info(f, &wi, &bad) || fstat(f, &st)) {
+	if (window_info(f, &wi, &bad)) {
 		close(f);
 		return;		/* not a window after all */
 	}
+	if (fstat(f, &st)) {
+		close(f);
+		free(bad);
+		return;
+	}
 	close(f);
+
+	ws->files++;
+	if (window_seen(ws, st.st_ino))
+		ws->total += wi.length;
 	free(bad);
 
-	if (!ws->files++)
+	/* The table is for a terminal: no control characters from comm. */
+	snprintf(name, sizeof(name), "%s", comm);
+	for (i = 0; name[i]; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			name[i] = '?';
+	if (ws->files == 1)
 		printf("%7s %-15s %4s %8s %4s %4s %10s %6s %4s %s\n", "PID",
 		       "COMM", "FD", "WINDOW", "PXM", "NODE", "LENGTH",
 		       "ALIGN", "BAD", "STATE");
-	if (window_seen(ws, st.st_ino))
-		ws->total += wi.length;
-	if (ws->bytes) {
-		snprintf(len, sizeof(len), "%llu",
-			 (unsigned long long)wi.length);
-		snprintf(align, sizeof(align), "%llu",
-			 (unsigned long long)wi.alignment);
-	} else {
-		fmt_size(len, sizeof(len), wi.length);
-		fmt_size(align, sizeof(align), wi.alignment);
-	}
+	fmt_bytes(len, sizeof(len), wi.length, ws->bytes);
+	fmt_bytes(align, sizeof(align), wi.alignment, ws->bytes);
 	if (wi.numa_node < 0)
 		snprintf(node, sizeof(node), "-");
 	else
 		snprintf(node, sizeof(node), "%d", wi.numa_node);
-	printf("%7d %-15s %4d %8llu %4u %4s %10s %6s %4u %s\n", pid, comm, fd,
+	printf("%7d %-15s %4d %8llu %4u %4s %10s %6s %4u %s\n", pid, name, fd,
 	       (unsigned long long)st.st_ino, wi.pxm, node, len, align,
 	       wi.num_bad_pages, revoked ? "revoked" : "live");
 }
@@ -613,16 +872,10 @@ static void windows_scan_pid(struct windows_scan *ws, int pid)
 {
 	char dir[64], comm[64] = "?";
 	struct dirent **fds;
-	FILE *f;
 	int n, i;
 
 	snprintf(dir, sizeof(dir), "/proc/%d/comm", pid);
-	f = fopen(dir, "re");
-	if (f) {
-		if (fgets(comm, sizeof(comm), f))
-			comm[strcspn(comm, "\n")] = '\0';
-		fclose(f);
-	}
+	read_line(dir, comm, sizeof(comm));
 
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
 	n = scandir(dir, &fds, numeric_dirent, numeric_cmp);
@@ -659,7 +912,7 @@ static int cmd_windows(int argc, char **argv)
 			print_usage(stdout);
 			return 0;
 		default:
-			return usage_err("bad option for 'windows'", NULL);
+			return usage_hint();
 		}
 	}
 	if (optind < argc)
@@ -682,10 +935,7 @@ static int cmd_windows(int argc, char **argv)
 	if (!ws.files) {
 		printf("no EGM windows open\n");
 	} else {
-		if (ws.bytes)
-			snprintf(total, sizeof(total), "%llu", ws.total);
-		else
-			fmt_size(total, sizeof(total), ws.total);
+		fmt_bytes(total, sizeof(total), ws.total, ws.bytes);
 		printf("%u window%s, %s, in %u open file%s\n", ws.nseen,
 		       ws.nseen == 1 ? "" : "s", total, ws.files,
 		       ws.files == 1 ? "" : "s");
@@ -1046,36 +1296,71 @@ static int check_window(int wfd, const struct egm_window_info *wi,
 	return ret;
 }
 
-static void alloc_err(int e, unsigned int pxm, unsigned long long size,
-		      unsigned long long align)
-{
-	char s[32], a[32];
+struct alloc_req {
+	unsigned int pxm;
+	unsigned long long size;
+	unsigned long long align;
+};
 
-	fmt_size(s, sizeof(s), size);
-	if (align)
-		fmt_size(a, sizeof(a), align);
+/* ENOSPC: what the region has, and what would fit instead. */
+static void too_large(const struct egm_region_info *r,
+		      const struct alloc_req *req)
+{
+	char s[32], rs[32], f[32], al[32], most[32];
+	unsigned long long fit;
+
+	fmt_size(s, sizeof(s), req->size);
+	fmt_size(al, sizeof(al), req->align);
+	err("cannot allocate %s on PXM %u: the window does not fit", s,
+	    req->pxm);
+	err("the region of PXM %u (%s) has %s free", r->pxm,
+	    fmt_size(rs, sizeof(rs), r->size), fmt_size(f, sizeof(f), r->free));
+	fit = req->align ? r->free / req->align * req->align : r->free;
+	fmt_size(most, sizeof(most), fit);
+	if (req->size > r->free && r->free < r->size)
+		err("ask for at most %s, or release windows first ('egm windows' lists them)",
+		    most);
+	else if (req->size > r->free)
+		err("ask for at most %s", most);
 	else
-		snprintf(a, sizeof(a), "the default");
+		err("but no free range has room for %s at a %s boundary; try a smaller --align",
+		    s, al);
+}
+
+static void alloc_err(int dev, int e, const struct alloc_req *req)
+{
+	const struct egm_region_info *r = NULL;
+	struct egm_region_info *info = NULL;
+	char s[32], a[32];
+	unsigned int n = 0;
+
+	fmt_size(s, sizeof(s), req->size);
+	fmt_size(a, sizeof(a), req->align);
+	/* Explain with the region as it is now. */
+	if ((e == ENOSPC || e == ENODEV) && !query_regions(dev, &info, &n))
+		r = find_region(info, n, req->pxm);
 
 	switch (e) {
-	case ENODEV:
-		err("EGM_ALLOC: %s: no region has PXM %u (see 'egm list')",
-		    strerror(e), pxm);
-		break;
 	case ENOSPC:
-		err("EGM_ALLOC: %s: the region of PXM %u has no free range of %s aligned to %s",
-		    strerror(e), pxm, s, a);
-		break;
-	case EINVAL:
-		if (align && !(size % align)) {
-			err("EGM_ALLOC: %s: the region of PXM %u cannot align windows to %s",
-			    strerror(e), pxm, a);
-			err("see ALIGN in 'egm list'");
+		if (r) {
+			too_large(r, req);
 			break;
 		}
-		err("EGM_ALLOC: %s: the size (%s) must be a multiple of the alignment (%s)",
-		    strerror(e), s, a);
-		err("and the region must support that alignment (see ALIGN in 'egm list')");
+		err("EGM_ALLOC: %s: the region of PXM %u has no room for %s",
+		    strerror(e), req->pxm, s);
+		break;
+	case ENODEV:
+		if (info && !r)
+			unknown_pxm(info, n, req->pxm);
+		else
+			err("EGM_ALLOC: %s: the region of PXM %u is being removed",
+			    strerror(e), req->pxm);
+		break;
+	case EINVAL:
+		err("EGM_ALLOC: %s: the kernel refused a window of %s aligned to %s on PXM %u",
+		    strerror(e), s, a, req->pxm);
+		err("the size must be a multiple of the alignment, and the alignment one of");
+		err("the region's (ALIGN in 'egm list')");
 		break;
 	case EINTR:
 		err("EGM_ALLOC: %s: interrupted while zeroing the window",
@@ -1089,6 +1374,49 @@ static void alloc_err(int e, unsigned int pxm, unsigned long long size,
 	default:
 		err("EGM_ALLOC: %s", strerror(e));
 	}
+	free(info);
+}
+
+/*
+ * Check the request against the region before asking the kernel, so that
+ * the errors can say what the region has. Returns 0, or an exit code.
+ */
+static int alloc_prepare(int dev, struct alloc_req *req, bool align_given)
+{
+	const struct egm_region_info *r;
+	struct egm_region_info *info;
+	char s[32], a[32], aligns[128];
+	unsigned int n;
+	int ret = 0;
+
+	if (query_regions(dev, &info, &n))
+		return EXIT_FAIL;
+	r = find_region(info, n, req->pxm);
+	if (!r) {
+		unknown_pxm(info, n, req->pxm);
+		free(info);
+		return EXIT_FAIL;
+	}
+	fmt_align(aligns, sizeof(aligns), r->align, false, true);
+	fmt_size(s, sizeof(s), req->size);
+	if (align_given && !(r->align & req->align)) {
+		err("the region of PXM %u does not support a %s alignment", req->pxm,
+		    fmt_size(a, sizeof(a), req->align));
+		err("it supports %s (ALIGN in 'egm list')", aligns);
+		ret = EXIT_FAIL;
+	} else if (!align_given) {
+		req->align = default_align(r);
+		if (req->align && req->size % req->align) {
+			fmt_size(a, sizeof(a), req->align);
+			err("the size (%s) is not a multiple of the default alignment of PXM %u,",
+			    s, req->pxm);
+			err("%s; give a multiple of it, or an --align that divides the size:", a);
+			err("the region supports %s", aligns);
+			ret = EXIT_USAGE;
+		}
+	}
+	free(info);
+	return ret;
 }
 
 static int cmd_alloc(int argc, char **argv)
@@ -1101,13 +1429,12 @@ static int cmd_alloc(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	unsigned long long size = 0, align = 0;
 	bool have_pxm = false, have_size = false, check = false;
 	struct egm_alloc a = { .size = sizeof(a) };
+	struct alloc_req req = { };
 	struct egm_window_info wi;
 	struct egm_bad_page *bad;
 	char **cmd = NULL, path[64];
-	unsigned int pxm = 0;
 	int i, c, fd, ret;
 
 	/* Everything after --exec belongs to the command, options included. */
@@ -1125,18 +1452,22 @@ static int cmd_alloc(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+p:s:a:ch", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (parse_u32(optarg, &pxm))
-				return usage_err("bad PXM", optarg);
+			if (parse_u32(optarg, &req.pxm)) {
+				err("bad PXM '%s': give a proximity domain (PXM in 'egm list')",
+				    optarg);
+				return usage_hint();
+			}
 			have_pxm = true;
 			break;
 		case 's':
-			if (parse_size(optarg, &size) || !size)
-				return usage_err("bad size", optarg);
+			if (parse_size_opt("size", optarg, &req.size))
+				return usage_hint();
 			have_size = true;
 			break;
 		case 'a':
-			if (parse_size(optarg, &align) || !align ||
-			    (align & (align - 1)))
+			if (parse_size_opt("alignment", optarg, &req.align))
+				return usage_hint();
+			if (req.align & (req.align - 1))
 				return usage_err("bad alignment (not a power of two)",
 						 optarg);
 			break;
@@ -1147,30 +1478,35 @@ static int cmd_alloc(int argc, char **argv)
 			print_usage(stdout);
 			return 0;
 		default:
-			return usage_err("bad option for 'alloc'", NULL);
+			return usage_hint();
 		}
 	}
 	if (optind < argc)
 		return usage_err("unexpected argument", argv[optind]);
 	if (!have_pxm || !have_size)
 		return usage_err("'alloc' needs --pxm and --size", NULL);
-	if (align && size % align) {
+	if (req.align && req.size % req.align) {
 		char s[32], al[32];
 
 		err("the size (%s) is not a multiple of the alignment (%s)",
-		    fmt_size(s, sizeof(s), size),
-		    fmt_size(al, sizeof(al), align));
-		return EXIT_USAGE;
+		    fmt_size(s, sizeof(s), req.size),
+		    fmt_size(al, sizeof(al), req.align));
+		return usage_hint();
 	}
 
 	fd = open_egm();
 	if (fd < 0)
 		return EXIT_FAIL;
-	a.pxm = pxm;
-	a.length = size;
-	a.alignment = align;
+	ret = alloc_prepare(fd, &req, req.align != 0);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	a.pxm = req.pxm;
+	a.length = req.size;
+	a.alignment = req.align;
 	if (ioctl(fd, EGM_ALLOC, &a)) {
-		alloc_err(errno, pxm, size, align);
+		alloc_err(fd, errno, &req);
 		close(fd);
 		return EXIT_FAIL;
 	}
@@ -1205,13 +1541,25 @@ static int cmd_alloc(int argc, char **argv)
 	return ret;
 }
 
-int main(int argc, char **argv)
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "list", cmd_list },
+	{ "alloc", cmd_alloc },
+	{ "info", cmd_info },
+	{ "windows", cmd_windows },
+};
+
+static int run_command(int argc, char **argv)
 {
+	static char prog[32];
 	const char *cmd;
+	unsigned int i;
 
 	if (argc < 2) {
-		print_usage(stderr);
-		return EXIT_USAGE;
+		err("missing command: give one of " COMMANDS);
+		return usage_hint();
 	}
 	cmd = argv[1];
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
@@ -1219,13 +1567,27 @@ int main(int argc, char **argv)
 		print_usage(stdout);
 		return 0;
 	}
-	if (!strcmp(cmd, "list"))
-		return cmd_list(argc - 1, argv + 1);
-	if (!strcmp(cmd, "alloc"))
-		return cmd_alloc(argc - 1, argv + 1);
-	if (!strcmp(cmd, "info"))
-		return cmd_info(argc - 1, argv + 1);
-	if (!strcmp(cmd, "windows"))
-		return cmd_windows(argc - 1, argv + 1);
-	return usage_err("unknown command", cmd);
+	for (i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (strcmp(cmd, commands[i].name))
+			continue;
+		/* getopt_long() names the command in its messages. */
+		snprintf(prog, sizeof(prog), "egm %s", cmd);
+		argv[1] = prog;
+		return commands[i].fn(argc - 1, argv + 1);
+	}
+	err("unknown command '%s': give one of " COMMANDS, cmd);
+	return usage_hint();
+}
+
+int main(int argc, char **argv)
+{
+	int ret = run_command(argc, argv);
+
+	/* A full disk or a closed pipe must not look like success. */
+	if (fflush(stdout) || ferror(stdout)) {
+		err("cannot write the output: %s", strerror(errno));
+		if (!ret)
+			ret = EXIT_FAIL;
+	}
+	return ret;
 }

@@ -8,6 +8,7 @@
  * Copyright (c) 2026, The egm authors.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -58,9 +59,10 @@ static void print_usage(FILE *f)
 		"\n"
 		"Commands:\n"
 		"  list [--bytes]     show every region (EGM_QUERY): size, free bytes,\n"
-		"                     alignments, retired and poisoned pages\n"
-		"  alloc --pxm N --size SIZE [--align ALIGN] [--check]\n"
-		"        [--exec CMD [ARGS...]]\n"
+		"                     alignments, the largest free extent (LARGEST) and\n"
+		"                     the largest one without bad pages (LARGEST-GOOD)\n"
+		"  alloc --pxm N --size SIZE [--align ALIGN] [--no-bad-pages] [--holes]\n"
+		"        [--check] [--exec CMD [ARGS...]]\n"
 		"                     carve a window out of the region of proximity\n"
 		"                     domain N (EGM_ALLOC)\n"
 		"  info FD|PATH       describe a window (EGM_WINDOW_INFO): the number of\n"
@@ -80,13 +82,24 @@ static void print_usage(FILE *f)
 		"                     window, one of the region's ALIGN values; default:\n"
 		"                     the PMD size (2M with 4K pages, 512M with 64K) if\n"
 		"                     the region supports it, else the page size\n"
+		"      --no-bad-pages fail unless the window can be placed where it\n"
+		"                     holds no retired or poisoned page\n"
+		"      --holes        leave the window's bad pages unmapped (a CPU\n"
+		"                     access gets SIGBUS, a device an IOMMU fault)\n"
+		"                     instead of backing each with a spare page; for\n"
+		"                     VMMs that tell the guest about bad pages\n"
 		"  -c, --check        map the window, check that it reads as zero, write\n"
 		"                     a pattern, read it back and zero it again, all but\n"
-		"                     the bad pages; print the throughput of each pass\n"
+		"                     the holes; print the throughput of each pass\n"
 		"  -e, --exec CMD [ARGS...]\n"
 		"                     must come last: run CMD with the window fd\n"
 		"                     inherited, every \"{}\" in ARGS replaced by the fd\n"
 		"                     number and EGM_FD=<fd> in the environment\n"
+		"\n"
+		"A window is placed where it holds no bad page whenever such a place\n"
+		"exists. If none does, each of its bad pages is backed by a spare page\n"
+		"of the region (substituted), unless --holes or --no-bad-pages is\n"
+		"given; 'egm info' lists them.\n"
 		"\n"
 		"Without --exec, alloc prints the window and holds it until Ctrl-C,\n"
 		"SIGTERM, SIGHUP or end of input on stdin; other processes can open it\n"
@@ -100,7 +113,7 @@ static void print_usage(FILE *f)
 		"\n"
 		"Example, a guest NUMA node backed by 64 GiB of socket 0's EGM:\n"
 		"  egm alloc --pxm 0 --size 64G --align 1G --exec qemu-system-aarch64 ...\n"
-		"    -object memory-backend-file,id=m0,mem-path=/proc/self/fd/{},size=64G,share=on,align=1G\n"
+		"    -object memory-backend-file,id=m0,mem-path=/proc/self/fd/{},size=64G,share=on,prealloc=on\n"
 		"    -numa node,memdev=m0 ...\n"
 		"\n"
 		"Exit status: 0 success, 1 the operation failed, 2 usage error,\n"
@@ -510,6 +523,33 @@ static __u64 default_align(const struct egm_region_info *r)
 	return r->align & -r->align;
 }
 
+/* Flags as names, comma-separated; a bit without a name as "0x..". */
+static const char *fmt_flags(char *buf, size_t len, __u32 flags,
+			     const char * const *names, unsigned int nnames)
+{
+	size_t used = 0;
+	unsigned int bit;
+
+	snprintf(buf, len, "none");
+	for (bit = 0; bit < 32 && used < len; bit++) {
+		if (!(flags & (1U << bit)))
+			continue;
+		if (bit < nnames && names[bit])
+			used += snprintf(buf + used, len - used, "%s%s",
+					 used ? "," : "", names[bit]);
+		else
+			used += snprintf(buf + used, len - used, "%s0x%x",
+					 used ? "," : "", 1U << bit);
+	}
+	return buf;
+}
+
+/* Indexed by bit number. */
+static const char * const alloc_flag_names[] = {
+	"no_bad_pages",		/* EGM_ALLOC_NO_BAD_PAGES */
+	"holes",		/* EGM_ALLOC_HOLES */
+};
+
 /* A byte count for a table: exact with --bytes, else "1.5G". */
 static const char *fmt_bytes(char *buf, size_t len, unsigned long long v,
 			     bool bytes)
@@ -524,7 +564,8 @@ static const char *fmt_bytes(char *buf, size_t len, unsigned long long v,
 static void list_table(const struct egm_region_info *info, unsigned int n,
 		       bool bytes)
 {
-	char size[32], free_[32], align[128], page[32], node[16];
+	char size[32], free_[32], big[32], good[32], align[128], page[32];
+	char node[16];
 	int w = bytes ? 14 : 7;
 	unsigned int i;
 
@@ -532,22 +573,26 @@ static void list_table(const struct egm_region_info *info, unsigned int n,
 		printf("no EGM regions (the firmware describes none; see 'dmesg | grep egm')\n");
 		return;
 	}
-	printf("%-4s %-5s %-5s %*s %*s %-22s %8s %8s %s\n", "ID", "PXM",
-	       "NODE", w, "SIZE", w, "FREE", "ALIGN", "RETIRED", "POISONED",
-	       "PAGE");
+	/* ALIGN stays the sixth column, for scripts that read the table. */
+	printf("%-4s %-5s %-5s %*s %*s %-22s %*s %*s %8s %8s %s\n", "ID",
+	       "PXM", "NODE", w, "SIZE", w, "FREE", "ALIGN", w, "LARGEST",
+	       bytes ? 14 : 12, "LARGEST-GOOD", "RETIRED", "POISONED", "PAGE");
 	for (i = 0; i < n; i++) {
 		const struct egm_region_info *r = &info[i];
 
 		fmt_bytes(size, sizeof(size), r->size, bytes);
 		fmt_bytes(free_, sizeof(free_), r->free, bytes);
+		fmt_bytes(big, sizeof(big), r->largest_free, bytes);
+		fmt_bytes(good, sizeof(good), r->largest_free_good, bytes);
 		fmt_bytes(page, sizeof(page), r->page_size, bytes);
 		fmt_align(align, sizeof(align), r->align, bytes, false);
 		if (r->numa_node < 0)
 			snprintf(node, sizeof(node), "-");
 		else
 			snprintf(node, sizeof(node), "%d", r->numa_node);
-		printf("%-4u %-5u %-5s %*s %*s %-22s %8llu %8llu %s\n",
-		       r->id, r->pxm, node, w, size, w, free_, align,
+		printf("%-4u %-5u %-5s %*s %*s %-22s %*s %*s %8llu %8llu %s\n",
+		       r->id, r->pxm, node, w, size, w, free_, align, w, big,
+		       bytes ? 14 : 12, good,
 		       (unsigned long long)r->retired_pages,
 		       (unsigned long long)r->poisoned_pages, page);
 	}
@@ -630,10 +675,16 @@ static int window_info(int fd, struct egm_window_info *wi,
 	return -1;
 }
 
+/* A bad page that nothing backs: never mapped, never to be touched. */
+static bool is_hole(const struct egm_bad_page *b)
+{
+	return !(b->flags & EGM_BAD_PAGE_SUBSTITUTED);
+}
+
 static void print_window(const char *path, const struct egm_window_info *wi,
 			 const struct egm_bad_page *bad)
 {
-	char a[32], b[32];
+	char a[32], b[32], flags[64];
 	unsigned int i;
 
 	printf("path:        %s\n", path);
@@ -644,13 +695,22 @@ static void print_window(const char *path, const struct egm_window_info *wi,
 	printf("alignment:   %llu (%s)\n", (unsigned long long)wi->alignment,
 	       fmt_size(b, sizeof(b), wi->alignment));
 	printf("page_size:   %llu\n", (unsigned long long)wi->page_size);
-	printf("bad_pages:   %u\n", wi->num_bad_pages);
+	printf("alloc_flags: %s\n",
+	       fmt_flags(flags, sizeof(flags), wi->alloc_flags,
+			 alloc_flag_names, ARRAY_SIZE(alloc_flag_names)));
+	printf("bad_pages:   %u", wi->num_bad_pages);
+	if (wi->num_bad_pages)
+		printf(" (%u substituted by spare pages, %u holes)",
+		       wi->num_substituted,
+		       wi->num_bad_pages - wi->num_substituted);
+	printf("\n");
 	for (i = 0; i < wi->num_bad_pages; i++)
-		printf("  offset 0x%llx length 0x%llx%s%s\n",
+		printf("  offset 0x%llx length 0x%llx%s%s %s\n",
 		       (unsigned long long)bad[i].offset,
 		       (unsigned long long)wi->page_size,
 		       bad[i].flags & EGM_BAD_PAGE_RETIRED ? " retired" : "",
-		       bad[i].flags & EGM_BAD_PAGE_POISONED ? " poisoned" : "");
+		       bad[i].flags & EGM_BAD_PAGE_POISONED ? " poisoned" : "",
+		       is_hole(&bad[i]) ? "hole" : "substituted");
 	fflush(stdout);
 }
 
@@ -1079,8 +1139,9 @@ static int hold(void)
 
 /*
  * alloc --check: map the window, check that it reads as zero, write a
- * pattern, read it back and zero it again. Bad pages are never touched: a
- * fault on one raises SIGBUS. Any other SIGBUS (a page poisoned meanwhile,
+ * pattern, read it back and zero it again. Holes are never touched: a
+ * fault on one raises SIGBUS. Substituted bad pages are checked like the
+ * rest of the window, since a spare page backs each. Any other SIGBUS (a page poisoned meanwhile,
  * the region removed) fails the check instead of killing the tool.
  */
 enum check_pass {
@@ -1102,7 +1163,7 @@ struct check_ctx {
 	const struct egm_window_info *wi;
 	const struct egm_bad_page *bad;
 	__u64 seed;
-	__u64 bytes;		/* bytes a pass covers: all but bad pages */
+	__u64 bytes;		/* bytes a pass covers: all but holes */
 	__u64 mismatches;	/* 64-bit words that differ */
 	__u64 first_off;	/* offset of the first one */
 	__u64 first_got;
@@ -1184,13 +1245,16 @@ static void check_range(struct check_ctx *c, enum check_pass pass,
 	}
 }
 
-/* Run @pass over every good page of the window; the bad list is sorted. */
+/* Run @pass over every page of the window but the holes; bad is sorted. */
 static void check_run(struct check_ctx *c, enum check_pass pass)
 {
 	__u64 pos = 0, len = c->wi->length, ps = c->wi->page_size, end;
 	unsigned int i;
 
 	for (i = 0; i <= c->wi->num_bad_pages; i++) {
+		/* A substituted page is backed like any other: check it. */
+		if (i < c->wi->num_bad_pages && !is_hole(&c->bad[i]))
+			continue;
 		end = i < c->wi->num_bad_pages ? c->bad[i].offset : len;
 		if (end > len)
 			end = len;
@@ -1230,7 +1294,7 @@ static int check_window(int wfd, const struct egm_window_info *wi,
 	char sz[32], rate[32];
 	enum check_pass pass;
 	struct timespec t0;
-	unsigned int i;
+	unsigned int i, subst = 0;
 	int ret = 0;
 	double t;
 
@@ -1242,16 +1306,20 @@ static int check_window(int wfd, const struct egm_window_info *wi,
 		return -1;
 	}
 	c.bytes = wi->length;
-	for (i = 0; i < wi->num_bad_pages; i++)
-		if (bad[i].offset < wi->length)
+	for (i = 0; i < wi->num_bad_pages; i++) {
+		if (!is_hole(&bad[i]))
+			subst++;
+		else if (bad[i].offset < wi->length)
 			c.bytes -= wi->page_size;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	c.seed = ((__u64)t0.tv_nsec << 20) ^ (__u64)getpid() ^
 		 0x65676d2d63686bULL;
 
-	fprintf(out, "check: %s mapped at %p, %u bad page%s skipped\n",
+	fprintf(out, "check: %s mapped at %p, %u substituted page%s checked, %u hole%s skipped\n",
 		fmt_size(sz, sizeof(sz), wi->length), (void *)c.mem,
-		wi->num_bad_pages, wi->num_bad_pages == 1 ? "" : "s");
+		subst, subst == 1 ? "" : "s", wi->num_bad_pages - subst,
+		wi->num_bad_pages - subst == 1 ? "" : "s");
 	fflush(out);
 
 	sa.sa_sigaction = check_sigbus;
@@ -1298,6 +1366,7 @@ static int check_window(int wfd, const struct egm_window_info *wi,
 
 struct alloc_req {
 	unsigned int pxm;
+	unsigned int flags;
 	unsigned long long size;
 	unsigned long long align;
 };
@@ -1306,25 +1375,40 @@ struct alloc_req {
 static void too_large(const struct egm_region_info *r,
 		      const struct alloc_req *req)
 {
-	char s[32], rs[32], f[32], al[32], most[32];
-	unsigned long long fit;
+	bool clean = req->flags & EGM_ALLOC_NO_BAD_PAGES;
+	char s[32], rs[32], f[32], big[32], good[32], al[32], most[32];
+	unsigned long long limit, fit;
 
 	fmt_size(s, sizeof(s), req->size);
 	fmt_size(al, sizeof(al), req->align);
-	err("cannot allocate %s on PXM %u: the window does not fit", s,
-	    req->pxm);
-	err("the region of PXM %u (%s) has %s free", r->pxm,
-	    fmt_size(rs, sizeof(rs), r->size), fmt_size(f, sizeof(f), r->free));
-	fit = req->align ? r->free / req->align * req->align : r->free;
+	err("cannot allocate %s on PXM %u%s: the window does not fit", s,
+	    req->pxm, clean ? " without bad pages" : "");
+	err("the region of PXM %u (%s) has %s free: its largest free extent is %s,",
+	    r->pxm, fmt_size(rs, sizeof(rs), r->size),
+	    fmt_size(f, sizeof(f), r->free),
+	    fmt_size(big, sizeof(big), r->largest_free));
+	err("and its largest free extent without bad pages %s",
+	    fmt_size(good, sizeof(good), r->largest_free_good));
+
+	limit = clean ? r->largest_free_good : r->largest_free;
+	fit = req->align ? limit / req->align * req->align : limit;
 	fmt_size(most, sizeof(most), fit);
-	if (req->size > r->free && r->free < r->size)
+	if (req->size > limit && clean && req->size <= r->largest_free) {
+		err("ask for at most %s, or drop --no-bad-pages: a window that cannot",
+		    most);
+		err("avoid bad pages then gets a spare page in place of each");
+	} else if (req->size > limit && r->free < r->size) {
 		err("ask for at most %s, or release windows first ('egm windows' lists them)",
 		    most);
-	else if (req->size > r->free)
+	} else if (req->size > limit) {
 		err("ask for at most %s", most);
-	else
-		err("but no free range has room for %s at a %s boundary; try a smaller --align",
+	} else {
+		err("an extent is large enough, but none has room for %s at a %s boundary",
 		    s, al);
+		if (!clean && !(req->flags & EGM_ALLOC_HOLES))
+			err("or too few spare pages are left for its bad pages (try --holes)");
+		err("try a smaller --align");
+	}
 }
 
 static void alloc_err(int dev, int e, const struct alloc_req *req)
@@ -1361,6 +1445,15 @@ static void alloc_err(int dev, int e, const struct alloc_req *req)
 		    strerror(e), s, a, req->pxm);
 		err("the size must be a multiple of the alignment, and the alignment one of");
 		err("the region's (ALIGN in 'egm list')");
+		break;
+	case EOPNOTSUPP:
+		err("EGM_ALLOC: %s: this kernel's egm driver does not know %s%s%s",
+		    strerror(e),
+		    req->flags & EGM_ALLOC_NO_BAD_PAGES ? "--no-bad-pages" : "",
+		    (req->flags & EGM_ALLOC_NO_BAD_PAGES) &&
+		    (req->flags & EGM_ALLOC_HOLES) ? " or " : "",
+		    req->flags & EGM_ALLOC_HOLES ? "--holes" : "");
+		err("update the driver, or leave the option out");
 		break;
 	case EINTR:
 		err("EGM_ALLOC: %s: interrupted while zeroing the window",
@@ -1421,10 +1514,13 @@ static int alloc_prepare(int dev, struct alloc_req *req, bool align_given)
 
 static int cmd_alloc(int argc, char **argv)
 {
+	enum { OPT_NO_BAD_PAGES = 256, OPT_HOLES };
 	static const struct option opts[] = {
 		{ "pxm", required_argument, NULL, 'p' },
 		{ "size", required_argument, NULL, 's' },
 		{ "align", required_argument, NULL, 'a' },
+		{ "no-bad-pages", no_argument, NULL, OPT_NO_BAD_PAGES },
+		{ "holes", no_argument, NULL, OPT_HOLES },
 		{ "check", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
@@ -1471,6 +1567,12 @@ static int cmd_alloc(int argc, char **argv)
 				return usage_err("bad alignment (not a power of two)",
 						 optarg);
 			break;
+		case OPT_NO_BAD_PAGES:
+			req.flags |= EGM_ALLOC_NO_BAD_PAGES;
+			break;
+		case OPT_HOLES:
+			req.flags |= EGM_ALLOC_HOLES;
+			break;
 		case 'c':
 			check = true;
 			break;
@@ -1502,6 +1604,7 @@ static int cmd_alloc(int argc, char **argv)
 		close(fd);
 		return ret;
 	}
+	a.flags = req.flags;
 	a.pxm = req.pxm;
 	a.length = req.size;
 	a.alignment = req.align;
@@ -1540,6 +1643,10 @@ static int cmd_alloc(int argc, char **argv)
 	close(a.out_fd);
 	return ret;
 }
+
+/* alloc_flag_names is indexed by bit number. */
+static_assert(EGM_ALLOC_NO_BAD_PAGES == 1 << 0 && EGM_ALLOC_HOLES == 1 << 1,
+	      "alloc_flag_names");
 
 static const struct {
 	const char *name;

@@ -58,21 +58,27 @@ static void print_usage(FILE *f)
 		"windows out of them for virtual machines, through " EGM_DEV ".\n"
 		"\n"
 		"Commands:\n"
-		"  list [--bytes]     show every region (EGM_QUERY): size, free bytes,\n"
+		"  list [--bytes] [--json]\n"
+		"                     show every region (EGM_QUERY): size, free bytes,\n"
 		"                     alignments, the largest free extent (LARGEST) and\n"
 		"                     the largest one without bad pages (LARGEST-GOOD)\n"
 		"  alloc --pxm N --size SIZE [--align ALIGN] [--no-bad-pages] [--holes]\n"
 		"        [--check] [--exec CMD [ARGS...]]\n"
 		"                     carve a window out of the region of proximity\n"
 		"                     domain N (EGM_ALLOC)\n"
-		"  info FD|PATH       describe a window (EGM_WINDOW_INFO): the number of\n"
+		"  info [--json] FD|PATH\n"
+		"                     describe a window (EGM_WINDOW_INFO): the number of\n"
 		"                     an inherited file descriptor, or a path such as\n"
 		"                     /proc/PID/fd/N\n"
-		"  windows [--bytes]  list the windows open in any process: one line per\n"
+		"  windows [--bytes] [--json]\n"
+		"                     list the windows open in any process: one line per\n"
 		"                     file descriptor, found in /proc/PID/fd (root)\n"
 		"  help               show this text\n"
 		"\n"
 		"  --bytes            print exact byte counts instead of K/M/G/T sizes\n"
+		"  --json             print one JSON document instead of the table: the\n"
+		"                     field names of <linux/egm.h>, sizes as integers\n"
+		"                     in bytes\n"
 		"\n"
 		"alloc options:\n"
 		"  -p, --pxm N        proximity domain of the region, see 'egm list'\n"
@@ -523,7 +529,167 @@ static __u64 default_align(const struct egm_region_info *r)
 	return r->align & -r->align;
 }
 
-/* Flags as names, comma-separated; a bit without a name as "0x..". */
+/*
+ * A small JSON writer for --json: one document on stdout, members indented
+ * by two spaces, short arrays and objects flat on one line. Strings are
+ * escaped, and bytes that are not UTF-8 become U+FFFD.
+ */
+struct json {
+	FILE *f;
+	int depth;
+	int flat;	/* depth of the outermost flat container, or 0 */
+	bool more;	/* the current container has a member already */
+};
+
+/* Length of the valid UTF-8 sequence at @p (not ASCII), or 0. */
+static int utf8_seq(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	int n, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		if (p[0] == 0xed)
+			hi = 0x9f;	/* no UTF-16 surrogates */
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		if (p[0] == 0xf4)
+			hi = 0x8f;	/* nothing above U+10FFFF */
+	} else {
+		return 0;
+	}
+	for (i = 1; i < n; i++) {
+		if (p[i] < lo || p[i] > hi)
+			return 0;
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return n;
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int n;
+
+	fputc('"', f);
+	while (*p) {
+		if (*p == '"' || *p == '\\') {
+			fprintf(f, "\\%c", *p++);
+		} else if (*p == '\n') {
+			fputs("\\n", f);
+			p++;
+		} else if (*p == '\t') {
+			fputs("\\t", f);
+			p++;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			fprintf(f, "\\u%04x", *p++);
+		} else if (*p < 0x80) {
+			fputc(*p++, f);
+		} else {
+			n = utf8_seq(p);
+			if (n) {
+				fwrite(p, 1, n, f);
+				p += n;
+			} else {
+				fputs("\\ufffd", f);
+				p++;
+			}
+		}
+	}
+	fputc('"', f);
+}
+
+/* Start a member: the separator, the indentation and the key, if any. */
+static void json_member(struct json *j, const char *key)
+{
+	if (j->flat && j->depth >= j->flat)
+		fputs(j->more ? ", " : "", j->f);
+	else if (j->depth)
+		fprintf(j->f, "%s\n%*s", j->more ? "," : "", 2 * j->depth, "");
+	if (key) {
+		json_string(j->f, key);
+		fputs(": ", j->f);
+	}
+	j->more = true;
+}
+
+/* Open an object ('{') or an array ('['), on one line if @flat. */
+static void json_open(struct json *j, const char *key, char c, bool flat)
+{
+	json_member(j, key);
+	fputc(c, j->f);
+	j->depth++;
+	j->more = false;
+	if (flat && !j->flat)
+		j->flat = j->depth;
+}
+
+static void json_close(struct json *j, char c)
+{
+	if (!(j->flat && j->depth >= j->flat) && j->more)
+		fprintf(j->f, "\n%*s", 2 * (j->depth - 1), "");
+	fputc(c, j->f);
+	if (j->flat == j->depth)
+		j->flat = 0;
+	j->depth--;
+	j->more = true;
+	if (!j->depth)
+		fputc('\n', j->f);
+}
+
+static void json_u64(struct json *j, const char *key, unsigned long long v)
+{
+	json_member(j, key);
+	fprintf(j->f, "%llu", v);
+}
+
+static void json_s64(struct json *j, const char *key, long long v)
+{
+	json_member(j, key);
+	fprintf(j->f, "%lld", v);
+}
+
+static void json_str(struct json *j, const char *key, const char *s)
+{
+	json_member(j, key);
+	json_string(j->f, s);
+}
+
+static void json_bool(struct json *j, const char *key, bool v)
+{
+	json_member(j, key);
+	fputs(v ? "true" : "false", j->f);
+}
+
+/* Flags as an array of names; a bit without a name as "0x..". */
+static void json_flags(struct json *j, const char *key, __u32 flags,
+		       const char * const *names, unsigned int nnames)
+{
+	char unknown[16];
+	unsigned int bit;
+
+	json_open(j, key, '[', true);
+	for (bit = 0; bit < 32; bit++) {
+		if (!(flags & (1U << bit)))
+			continue;
+		if (bit < nnames && names[bit]) {
+			json_str(j, NULL, names[bit]);
+		} else {
+			snprintf(unknown, sizeof(unknown), "0x%x", 1U << bit);
+			json_str(j, NULL, unknown);
+		}
+	}
+	json_close(j, ']');
+}
+
+/* The same names, comma-separated, for the human output. */
 static const char *fmt_flags(char *buf, size_t len, __u32 flags,
 			     const char * const *names, unsigned int nnames)
 {
@@ -544,11 +710,50 @@ static const char *fmt_flags(char *buf, size_t len, __u32 flags,
 	return buf;
 }
 
-/* Indexed by bit number. */
+/* Indexed by bit number, as named in egm-json.schema.json. */
 static const char * const alloc_flag_names[] = {
 	"no_bad_pages",		/* EGM_ALLOC_NO_BAD_PAGES */
 	"holes",		/* EGM_ALLOC_HOLES */
 };
+
+static const char * const bad_page_flag_names[] = {
+	"retired",		/* EGM_BAD_PAGE_RETIRED */
+	"poisoned",		/* EGM_BAD_PAGE_POISONED */
+	"substituted",		/* EGM_BAD_PAGE_SUBSTITUTED */
+};
+
+static void list_json(const struct egm_region_info *info, unsigned int n)
+{
+	struct json j = { .f = stdout };
+	unsigned int i;
+	int bit;
+
+	json_open(&j, NULL, '{', false);
+	json_open(&j, "regions", '[', false);
+	for (i = 0; i < n; i++) {
+		const struct egm_region_info *r = &info[i];
+
+		json_open(&j, NULL, '{', false);
+		json_u64(&j, "id", r->id);
+		json_u64(&j, "pxm", r->pxm);
+		json_s64(&j, "numa_node", r->numa_node);
+		json_u64(&j, "size", r->size);
+		json_u64(&j, "free", r->free);
+		json_u64(&j, "largest_free", r->largest_free);
+		json_u64(&j, "largest_free_good", r->largest_free_good);
+		json_open(&j, "align", '[', true);
+		for (bit = 0; bit < 64; bit++)
+			if (r->align & (1ULL << bit))
+				json_u64(&j, NULL, 1ULL << bit);
+		json_close(&j, ']');
+		json_u64(&j, "retired_pages", r->retired_pages);
+		json_u64(&j, "poisoned_pages", r->poisoned_pages);
+		json_u64(&j, "page_size", r->page_size);
+		json_close(&j, '}');
+	}
+	json_close(&j, ']');
+	json_close(&j, '}');
+}
 
 /* A byte count for a table: exact with --bytes, else "1.5G". */
 static const char *fmt_bytes(char *buf, size_t len, unsigned long long v,
@@ -602,18 +807,22 @@ static int cmd_list(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "bytes", no_argument, NULL, 'b' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	struct egm_region_info *info;
-	bool bytes = false;
+	bool bytes = false, json = false;
 	unsigned int n;
 	int fd, c;
 
-	while ((c = getopt_long(argc, argv, "+bh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+bjh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			bytes = true;
+			break;
+		case 'j':
+			json = true;
 			break;
 		case 'h':
 			print_usage(stdout);
@@ -634,7 +843,10 @@ static int cmd_list(int argc, char **argv)
 	}
 	close(fd);
 
-	list_table(info, n, bytes);
+	if (json)
+		list_json(info, n);
+	else
+		list_table(info, n, bytes);
 	free(info);
 	return 0;
 }
@@ -682,7 +894,7 @@ static bool is_hole(const struct egm_bad_page *b)
 }
 
 static void print_window(const char *path, const struct egm_window_info *wi,
-			 const struct egm_bad_page *bad)
+			 const struct egm_bad_page *bad, bool revoked)
 {
 	char a[32], b[32], flags[64];
 	unsigned int i;
@@ -698,6 +910,8 @@ static void print_window(const char *path, const struct egm_window_info *wi,
 	printf("alloc_flags: %s\n",
 	       fmt_flags(flags, sizeof(flags), wi->alloc_flags,
 			 alloc_flag_names, ARRAY_SIZE(alloc_flag_names)));
+	if (revoked)
+		printf("revoked:     yes (the region was removed)\n");
 	printf("bad_pages:   %u", wi->num_bad_pages);
 	if (wi->num_bad_pages)
 		printf(" (%u substituted by spare pages, %u holes)",
@@ -714,10 +928,80 @@ static void print_window(const char *path, const struct egm_window_info *wi,
 	fflush(stdout);
 }
 
-static int describe_window(int fd, const char *path)
+/* The members of a window object (egm-json.schema.json, "window"). */
+static void window_json(struct json *j, const char *path, int fd, ino_t ino,
+			bool revoked, const struct egm_window_info *wi,
+			const struct egm_bad_page *bad)
 {
+	unsigned int i;
+
+	json_str(j, "path", path);
+	if (fd >= 0)
+		json_s64(j, "fd", fd);
+	json_u64(j, "ino", (unsigned long long)ino);
+	json_u64(j, "pxm", wi->pxm);
+	json_s64(j, "numa_node", wi->numa_node);
+	json_u64(j, "length", wi->length);
+	json_u64(j, "alignment", wi->alignment);
+	json_u64(j, "page_size", wi->page_size);
+	json_flags(j, "alloc_flags", wi->alloc_flags, alloc_flag_names,
+		   ARRAY_SIZE(alloc_flag_names));
+	json_u64(j, "num_bad_pages", wi->num_bad_pages);
+	json_u64(j, "num_substituted", wi->num_substituted);
+	json_open(j, "bad_pages", '[', false);
+	for (i = 0; i < wi->num_bad_pages; i++) {
+		json_open(j, NULL, '{', true);
+		json_u64(j, "offset", bad[i].offset);
+		json_flags(j, "flags", bad[i].flags, bad_page_flag_names,
+			   ARRAY_SIZE(bad_page_flag_names));
+		json_close(j, '}');
+	}
+	json_close(j, ']');
+	json_bool(j, "revoked", revoked);
+}
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open	434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd	438
+#endif
+
+/*
+ * Get a file of the window that @pid has open as @fd: reopen it, or if
+ * that fails because its region was removed, duplicate the process's own
+ * file with pidfd_getfd(), which EGM_WINDOW_INFO still works on.
+ */
+static int grab_window(int pid, int fd, const char *path, bool *revoked)
+{
+	int f, pidfd;
+
+	*revoked = false;
+	/* Not blocking on a FIFO that a path given to 'info' may be. */
+	f = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (f >= 0 || errno != ENODEV)
+		return f;
+	*revoked = true;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		errno = ENODEV;
+		return -1;
+	}
+	f = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	close(pidfd);
+	if (f < 0)
+		errno = ENODEV;
+	return f;
+}
+
+/* @fd is a window file; @shown_fd, if not -1, the number the user gave. */
+static int describe_window(int fd, int shown_fd, const char *path,
+			   bool revoked, bool json)
+{
+	struct json j = { .f = stdout };
 	struct egm_window_info wi;
 	struct egm_bad_page *bad;
+	struct stat st;
 
 	if (window_info(fd, &wi, &bad)) {
 		if (errno == ENOTTY)
@@ -728,46 +1012,98 @@ static int describe_window(int fd, const char *path)
 			    strerror(errno));
 		return EXIT_FAIL;
 	}
-	print_window(path, &wi, bad);
+	if (fstat(fd, &st)) {
+		err("cannot stat %s: %s", path, strerror(errno));
+		free(bad);
+		return EXIT_FAIL;
+	}
+	if (json) {
+		json_open(&j, NULL, '{', false);
+		window_json(&j, path, shown_fd, st.st_ino, revoked, &wi, bad);
+		json_close(&j, '}');
+	} else {
+		print_window(path, &wi, bad, revoked);
+	}
 	free(bad);
 	return 0;
 }
 
-static int cmd_info(int argc, char **argv)
+/* "/proc/PID/fd/N" or "/proc/self/fd/N": 0 and the numbers, or -1. */
+static int parse_proc_fd(const char *path, int *pid, int *fd)
 {
-	char path[64];
-	unsigned int num;
-	int fd, ret;
+	int end = 0;
 
-	if (argc == 2 && (!strcmp(argv[1], "-h") ||
-			  !strcmp(argv[1], "--help"))) {
-		print_usage(stdout);
+	if (sscanf(path, "/proc/self/fd/%d%n", fd, &end) == 1 && !path[end]) {
+		*pid = (int)getpid();
 		return 0;
 	}
-	if (argc != 2)
-		return usage_err("'info' takes one FD number or PATH", NULL);
+	end = 0;
+	if (sscanf(path, "/proc/%d/fd/%d%n", pid, fd, &end) == 2 && !path[end])
+		return 0;
+	return -1;
+}
 
-	if (!parse_u32(argv[1], &num)) {
+static int cmd_info(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	char path[64], self[64];
+	bool json = false, revoked = false;
+	unsigned int num;
+	int fd, ret, c, pid, pfd;
+	const char *arg;
+
+	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return 0;
+		default:
+			return usage_hint();
+		}
+	}
+	if (optind != argc - 1)
+		return usage_err("'info' takes one FD number or PATH", NULL);
+	arg = argv[optind];
+
+	if (!parse_u32(arg, &num)) {
 		if (num > INT_MAX || fcntl((int)num, F_GETFD) < 0) {
-			err("file descriptor %s is not open in this process",
-			    argv[1]);
+			err("file descriptor %s is not open in this process", arg);
 			err("for another process's window, give a path such as /proc/PID/fd/N");
 			return EXIT_FAIL;
 		}
 		snprintf(path, sizeof(path), "/proc/self/fd/%u", num);
-		return describe_window((int)num, path);
+		/* A reopen fails with ENODEV once the region is gone. */
+		snprintf(self, sizeof(self), "/proc/%d/fd/%u", (int)getpid(),
+			 num);
+		fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd >= 0)
+			close(fd);
+		else if (errno == ENODEV)
+			revoked = true;
+		return describe_window((int)num, (int)num, path, revoked,
+				       json);
 	}
 
-	fd = open(argv[1], O_RDONLY | O_CLOEXEC);
+	if (!parse_proc_fd(arg, &pid, &pfd))
+		fd = grab_window(pid, pfd, arg, &revoked);
+	else
+		fd = open(arg, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENODEV)
 			err("cannot open %s: %s (the window's region was removed)",
-			    argv[1], strerror(errno));
+			    arg, strerror(errno));
 		else
-			err("cannot open %s: %s", argv[1], strerror(errno));
+			err("cannot open %s: %s", arg, strerror(errno));
 		return EXIT_FAIL;
 	}
-	ret = describe_window(fd, argv[1]);
+	ret = describe_window(fd, -1, arg, revoked, json);
 	close(fd);
 	return ret;
 }
@@ -811,41 +1147,9 @@ static int numeric_cmp(const struct dirent **a, const struct dirent **b)
 	return (x > y) - (x < y);
 }
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open	434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd	438
-#endif
-
-/*
- * Get a file of the window that @pid has open as @fd: reopen it, or if
- * that fails because its region was removed, duplicate the process's own
- * file with pidfd_getfd(), which EGM_WINDOW_INFO still works on.
- */
-static int grab_window(int pid, int fd, const char *path, bool *revoked)
-{
-	int f, pidfd;
-
-	*revoked = false;
-	f = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (f >= 0 || errno != ENODEV)
-		return f;
-	*revoked = true;
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0) {
-		errno = ENODEV;
-		return -1;
-	}
-	f = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-	close(pidfd);
-	if (f < 0)
-		errno = ENODEV;
-	return f;
-}
-
 struct windows_scan {
 	bool bytes;
+	struct json *json;		/* NULL: print the table */
 	unsigned int files;		/* window files listed */
 	unsigned int denied;		/* processes we may not look into */
 	unsigned long long total;	/* bytes, each window once */
@@ -906,6 +1210,15 @@ static void windows_print_fd(struct windows_scan *ws, int pid,
 	ws->files++;
 	if (window_seen(ws, st.st_ino))
 		ws->total += wi.length;
+	if (ws->json) {
+		json_open(ws->json, NULL, '{', false);
+		json_s64(ws->json, "pid", pid);
+		json_str(ws->json, "comm", comm);
+		window_json(ws->json, path, fd, st.st_ino, revoked, &wi, bad);
+		json_close(ws->json, '}');
+		free(bad);
+		return;
+	}
 	free(bad);
 
 	/* The table is for a terminal: no control characters from comm. */
@@ -955,18 +1268,23 @@ static int cmd_windows(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "bytes", no_argument, NULL, 'b' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	struct windows_scan ws = { };
+	struct json j = { .f = stdout };
 	struct dirent **pids;
 	char total[32];
 	int n, i, c, self = (int)getpid();
 
-	while ((c = getopt_long(argc, argv, "+bh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+bjh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			ws.bytes = true;
+			break;
+		case 'j':
+			ws.json = &j;
 			break;
 		case 'h':
 			print_usage(stdout);
@@ -983,6 +1301,10 @@ static int cmd_windows(int argc, char **argv)
 		err("cannot read /proc: %s", strerror(errno));
 		return EXIT_FAIL;
 	}
+	if (ws.json) {
+		json_open(&j, NULL, '{', false);
+		json_open(&j, "windows", '[', false);
+	}
 	for (i = 0; i < n; i++) {
 		int pid = atoi(pids[i]->d_name);
 
@@ -992,7 +1314,13 @@ static int cmd_windows(int argc, char **argv)
 	}
 	free(pids);
 
-	if (!ws.files) {
+	if (ws.json) {
+		json_close(&j, ']');
+		json_u64(&j, "num_windows", ws.nseen);
+		json_u64(&j, "total_length", ws.total);
+		json_u64(&j, "num_denied", ws.denied);
+		json_close(&j, '}');
+	} else if (!ws.files) {
 		printf("no EGM windows open\n");
 	} else {
 		fmt_bytes(total, sizeof(total), ws.total, ws.bytes);
@@ -1626,7 +1954,7 @@ static int cmd_alloc(int argc, char **argv)
 	if (!cmd) {
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)getpid(),
 			 a.out_fd);
-		print_window(path, &wi, bad);
+		print_window(path, &wi, bad, false);
 	}
 	/* With --exec, stdout is CMD's: report the check on stderr. */
 	if (check && check_window(a.out_fd, &wi, bad, cmd ? stderr : stdout)) {
@@ -1644,9 +1972,12 @@ static int cmd_alloc(int argc, char **argv)
 	return ret;
 }
 
-/* alloc_flag_names is indexed by bit number. */
+/* The names above are indexed by bit number. */
 static_assert(EGM_ALLOC_NO_BAD_PAGES == 1 << 0 && EGM_ALLOC_HOLES == 1 << 1,
 	      "alloc_flag_names");
+static_assert(EGM_BAD_PAGE_RETIRED == 1 << 0 &&
+	      EGM_BAD_PAGE_POISONED == 1 << 1 &&
+	      EGM_BAD_PAGE_SUBSTITUTED == 1 << 2, "bad_page_flag_names");
 
 static const struct {
 	const char *name;

@@ -54,6 +54,8 @@ for t in /egm/platform/*; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
 	run_tap "$R/platform/$(basename "$t")" "$t"
 done
+# The egm tool (tools/egm), in the guest that tests the driver: cli.sh.
+[ ! -d /egm/tests/egm ] || sh /egm/guest/cli.sh
 # shellcheck disable=SC2086
 [ -z "$pids" ] || wait $pids
 

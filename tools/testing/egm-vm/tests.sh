@@ -25,7 +25,9 @@ exec 8>"$out/.lock"
 flock 8
 
 # Exported headers, redone only when what they are made of changed.
-hdr_key=$( { cat "$EGM_REPO"/include/uapi/linux/*.h "$EGM_REPO"/patches/*.patch 2>/dev/null;
+# Hash what the tree links in, not this repo's copy: another checkout may
+# have linked its own since.
+hdr_key=$( { cat "$src"/include/uapi/linux/egm.h "$EGM_REPO"/patches/*.patch 2>/dev/null;
 	     echo "$src"; } | egm_hash)
 if [ "$(cat "$out/.headers" 2>/dev/null)" != "$hdr_key" ] || [ ! -d "$kdir/usr/include/linux" ]; then
 	egm_quiet "headers $arch/$flavor" "$logs/headers-$arch-$flavor.log" \

@@ -46,4 +46,7 @@ EGM_PLAT_GPUS="10.0:0 11.0:0 12.0:1"
 
 # The device used for VFIO/iommufd DMA tests.
 EGM_PLAT_EDU_SLOT=13.0
+# Every edu on the machine, that one first: the nested VMs of
+# egm_vmm_test run three at once, each with a device assigned.
+EGM_PLAT_EDU_SLOTS="13.0 14.0 15.0"
 EGM_PLAT_EDU_ID=1234:11e8

@@ -41,12 +41,22 @@ exec 7>"$EGM_CACHE/assets-$arch.lock"
 flock 7
 fw=$("$EGM_BENCH/firmware.sh" "$arch")
 initramfs=$("$EGM_BENCH/initramfs.sh")
+# The QEMUs the guest runs nested VMs with (qemu-rootfs.sh), shared over
+# 9p as "qemu72" and "qemu11". Without them everything else still runs and
+# the nested-VM tests fail saying so.
+declare -A rootfs=()
+if [ "$arch" = x86_64 ]; then
+	while read -r name dir; do
+		rootfs[$name]=$dir
+	done < <("$EGM_BENCH/qemu-rootfs.sh" build qemu72 qemu11 ||
+		 egm_log "no nested QEMU: see the qemu-rootfs.sh message above")
+fi
 
-# The machine, with @FW@ and @SHARE@ standing for per-host paths so that
-# the list itself can key the cached DSDT.
+# The machine, with @FW@, @SHARE@ and @ROOTFS-name@ standing for per-host
+# paths so that the list itself can key the cached DSDT.
 machine=()
 machine_args() {
-	local g r var
+	local g r var sm
 	case $arch in
 	x86_64)
 		qemu=qemu-system-x86_64
@@ -59,14 +69,25 @@ machine_args() {
 		for g in $EGM_PLAT_GPUS; do
 			machine+=(-device "pci-testdev,addr=${g%%:*}")
 		done
-		machine+=(-device "edu,addr=$EGM_PLAT_EDU_SLOT")
+		for g in $EGM_PLAT_EDU_SLOTS; do
+			machine+=(-device "edu,addr=$g")
+		done
 		for ((r = 0; r < EGM_PLAT_NREGIONS; r++)); do
 			var=EGM_PLAT_REGION${r}_RETIRED_TABLE
 			machine+=(-device "loader,file=@FW@/retired$r.bin,addr=${!var},force-raw=on")
 		done
 		machine+=(-acpitable file=@FW@/ssdt.aml
-			  -virtfs local,path=@SHARE@,mount_tag=egm,security_model=none
-			  -nodefaults -no-reboot -display none)
+			  -virtfs local,path=@SHARE@,mount_tag=egm,security_model=none)
+		# The debootstrapped trixie keeps its owners and modes.
+		for g in qemu72 qemu11; do
+			[ -n "${rootfs[$g]:-}" ] || continue
+			sm=none
+			if [ $g = qemu11 ]; then
+				sm=passthrough
+			fi
+			machine+=(-virtfs "local,path=@ROOTFS-$g@,mount_tag=$g,readonly=on,security_model=$sm")
+		done
+		machine+=(-nodefaults -no-reboot -display none)
 		console=ttyS0
 		;;
 	*)
@@ -133,9 +154,12 @@ trap 'exit 130' INT TERM
 
 # boot MODE INITRD: returns QEMU's status (124 on timeout).
 boot() {
-	local m=$1 initrd=$2 log=$run/$1.log args rc filter start
+	local m=$1 initrd=$2 log=$run/$1.log args rc filter start g
 	args=("${machine[@]//@FW@/$fw}")
 	args=("${args[@]//@SHARE@/$share}")
+	for g in "${!rootfs[@]}"; do
+		args=("${args[@]//@ROOTFS-$g@/${rootfs[$g]}}")
+	done
 	args+=(-kernel "$image" -initrd "$initrd" -append "$(cmdline "$m")")
 	printf '%q ' "${args[@]}" > "$run/$m.cmd"
 	echo >> "$run/$m.cmd"

@@ -16,8 +16,12 @@
 
 #include "egm_payload.h"
 
-#define MBI_FLAG_CMDLINE	(1 << 2)
-#define MBI_FLAG_MMAP		(1 << 6)
+#define __packed		__attribute__((packed))
+#define __noreturn		__attribute__((noreturn))
+#define BIT(n)			(1U << (n))
+
+#define MBI_FLAG_CMDLINE	BIT(2)
+#define MBI_FLAG_MMAP		BIT(6)
 #define MMAP_AVAILABLE		1
 #define MAX_RANGES		32
 
@@ -57,7 +61,7 @@ struct mmap_entry {
 	uint64_t base;
 	uint64_t len;
 	uint32_t type;
-} __attribute__((packed));
+} __packed;
 
 struct range {
 	uint64_t start, end;	/* [start, end) */
@@ -130,7 +134,7 @@ static void putx(uint64_t v)
 	puts(&buf[i]);
 }
 
-static void __attribute__((noreturn)) finish(int ok)
+static void __noreturn finish(int ok)
 {
 	outb(EGM_PAYLOAD_EXIT_PORT, ok ? EGM_PAYLOAD_EXIT_OK : EGM_PAYLOAD_EXIT_FAIL);
 	for (;;)
@@ -185,12 +189,13 @@ static int skip_page(uint32_t pa)
 
 static void sign_ram(uint32_t *pages, uint32_t *skipped, uint64_t *top)
 {
+	const uint64_t mask = ~(uint64_t)(EGM_PAYLOAD_PAGE - 1);
 	uint64_t start, end, pa;
 	int i;
 
 	for (i = 0; i < nranges; i++) {
-		start = (ranges[i].start + EGM_PAYLOAD_PAGE - 1) & ~(uint64_t)(EGM_PAYLOAD_PAGE - 1);
-		end = ranges[i].end & ~(uint64_t)(EGM_PAYLOAD_PAGE - 1);
+		start = (ranges[i].start + EGM_PAYLOAD_PAGE - 1) & mask;
+		end = ranges[i].end & mask;
 		/* Without paging only the first 4 GiB can be reached. */
 		if (end > 0x100000000ULL)
 			end = 0x100000000ULL;

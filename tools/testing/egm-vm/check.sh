@@ -7,7 +7,8 @@
 #
 # EGM_FLAVOR (debug), EGM_SIDE_FLAVOR (fast: the second guest, for the
 # upstream iommufd selftests; empty for none), EGM_SELFTESTS and
-# EGM_SIDE_SELFTESTS (the collections each guest runs), EGM_NO_STATIC=1
+# EGM_SIDE_SELFTESTS (the collections each guest runs), EGM_VMM_FLAVOR
+# (the guest that runs the nested-VM test; default the side one), EGM_NO_STATIC=1
 # (skip the static checks), and what run.sh takes (EGM_TIMEOUT,
 # EGM_TEST_TIMEOUT, EGM_EXTRA_TESTS, ...).
 set -uo pipefail
@@ -68,6 +69,11 @@ else
 	main_tests=${EGM_SELFTESTS-egm iommu}
 fi
 side_tests=${EGM_SIDE_SELFTESTS-iommu}
+# The nested-VM test (egm_vmm_test, a few minutes of nested TCG) runs in one
+# guest: by default the side one, whose upstream iommufd selftests touch
+# neither egm nor the edu devices and can share its vCPUs.
+vmm_flavor=${EGM_VMM_FLAVOR:-${side:-$flavor}}
+vmm_for() { if [ "$1" = "$vmm_flavor" ]; then echo 1; else echo 0; fi; }
 
 build_kernel() {
 	if step_kernel "$arch" "$1"; then
@@ -100,9 +106,11 @@ parse_run() {
 
 if [ $built = 1 ]; then
 	t=$SECONDS
-	EGM_SELFTESTS=$main_tests step_tests "$arch" "$flavor" || echo "FAIL build/tests" >> "$checks"
+	EGM_SELFTESTS=$main_tests EGM_VMM_TESTS=$(vmm_for "$flavor") \
+		step_tests "$arch" "$flavor" || echo "FAIL build/tests" >> "$checks"
 	if [ $side_built = 1 ]; then
-		EGM_SELFTESTS=$side_tests step_tests "$arch" "$side" ||
+		EGM_SELFTESTS=$side_tests EGM_VMM_TESTS=$(vmm_for "$side") \
+			step_tests "$arch" "$side" ||
 			echo "FAIL $side/build/tests" >> "$checks"
 	fi
 	step "test build" $((SECONDS - t))
@@ -112,11 +120,12 @@ if [ $built = 1 ]; then
 	if [ $side_built = 1 ]; then
 		side_run=$EGM_CACHE/run/$arch-$side
 		rm -rf "$side_run/share/results" "$side_run/check.log" "$side_run/check.rc"
-		EGM_FLAVOR=$side "$EGM_BENCH/run.sh" check > "$logs/check-$arch-$side.out" 2>&1 &
+		EGM_FLAVOR=$side EGM_VMM_TESTS=$(vmm_for "$side") \
+			"$EGM_BENCH/run.sh" check > "$logs/check-$arch-$side.out" 2>&1 &
 		side_pid=$!
 	fi
 	rm -rf "$run/share/results" "$run/check.log" "$run/check.rc"
-	"$EGM_BENCH/run.sh" check
+	EGM_VMM_TESTS=$(vmm_for "$flavor") "$EGM_BENCH/run.sh" check
 	if [ -n "$side_pid" ]; then
 		wait "$side_pid"
 		tail -n 1 "$logs/check-$arch-$side.out" | sed "s/^/($side guest) /"

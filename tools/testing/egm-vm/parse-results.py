@@ -14,8 +14,8 @@ Checks:
   kunit/SUITE      each expected KUnit suite reported, with its plan met
   kunit/SUITE/CASE each KUnit case (and parameter) result
   PROG             each expected test program produced TAP, met its plan
-                   and exited 0 (PROG is kselftest/COLL/NAME or
-                   platform/NAME)
+                   and exited 0 (PROG is kselftest/COLL/NAME,
+                   platform/NAME or vmm/NAME)
   PROG/TEST        each TAP test result
   log/CATEGORY     no kernel report of that kind in the serial log, dmesg
                    or kmemleak
@@ -114,7 +114,7 @@ def tap_status(ok, directive):
 
 
 def check_program(checks, results_dir, prog):
-    """prog is kselftest/COLL/NAME or platform/NAME."""
+    """prog is kselftest/COLL/NAME, platform/NAME or vmm/NAME."""
     base = os.path.join(results_dir, prog)
     lines = read_lines(base + ".tap")
     if lines is None:
@@ -293,7 +293,7 @@ def main():
     ap.add_argument("--results", required=True, help="the guest's results directory")
     ap.add_argument("--serial", required=True, help="the serial console log")
     ap.add_argument("--rc", help="file holding QEMU's exit status")
-    ap.add_argument("--expected", help="file listing expected programs (kselftest/COLL/NAME, platform/NAME)")
+    ap.add_argument("--expected", help="file listing expected programs (kselftest/COLL/NAME, platform/NAME, vmm/NAME)")
     ap.add_argument("--kunit-src", required=True, help="directory whose *kunit*.c name the expected suites")
     ap.add_argument("--modules", help="directory of the modules that were put on the share")
     ap.add_argument("--checks", required=True, help="file to append check lines to")
@@ -338,7 +338,8 @@ def main():
         expected = [l.strip() for l in read_lines(args.expected) or [] if l.strip()]
     found = sorted(os.path.relpath(p, res)[:-4] for p in
                    glob.glob(os.path.join(res, "kselftest", "*", "*.tap")) +
-                   glob.glob(os.path.join(res, "platform", "*.tap")))
+                   glob.glob(os.path.join(res, "platform", "*.tap")) +
+                   glob.glob(os.path.join(res, "vmm", "*.tap")))
     for prog in expected + [p for p in found if p not in expected]:
         check_program(checks, res, prog)
 

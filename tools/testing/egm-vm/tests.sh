@@ -5,7 +5,8 @@
 #   - the kselftests of each collection in EGM_SELFTESTS (default "egm
 #     iommu": ours and the upstream iommufd ones, on the patched kernel),
 #     installed into BUILD/egm-tests/kselftest/COLL with a tests.list;
-#   - the platform smoke tests in guest/, into BUILD/egm-tests/platform.
+#   - the platform smoke tests in guest/, into BUILD/egm-tests/platform;
+#   - the nested-VM test and its payload, into BUILD/egm-tests/vmm.
 # BUILD/egm-tests/expected lists every program the check run must report.
 #
 #   tests.sh [ARCH [FLAVOR]]
@@ -79,6 +80,24 @@ if egm_quiet "platform tests" "$logs/platform-tests-$arch-$flavor.log" "${guest[
 	done
 else
 	egm_log "the platform tests did not build; they will fail"
+fi
+
+# The nested-VM test and the payload its VMs boot, into BUILD/egm-tests/vmm
+# (/egm/vmm in the guest). Every guest gets them (make demo uses them too);
+# only the check guest that runs them (EGM_VMM_TESTS=1, check.sh picks
+# it) expects their result.
+inst=$out/vmm
+rm -rf "$inst"
+if [ "$arch" = x86_64 ]; then
+	[ "${EGM_VMM_TESTS:-0}" != 1 ] || echo "vmm/egm_vmm_test" >> "$expected"
+	if egm_quiet "nested-VM test" "$logs/vmm-test-$arch-$flavor.log" "${guest[@]}" vmm &&
+	   egm_quiet "payload" "$logs/payload-$arch-$flavor.log" \
+		make -C "$EGM_BENCH/payload" OUTPUT="$out/build/payload"; then
+		mkdir -p "$inst"
+		cp "$out/build/platform/egm_vmm_test" "$out/build/payload/egm-payload.elf" "$inst/"
+	else
+		egm_log "the nested-VM test or its payload did not build; it will fail"
+	fi
 fi
 mv "$expected" "$out/expected"
 

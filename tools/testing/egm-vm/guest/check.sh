@@ -54,6 +54,17 @@ for t in /egm/platform/*; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
 	run_tap "$R/platform/$(basename "$t")" "$t"
 done
+
+# Unmodified QEMU on windows: three nested VMs at once, a couple of minutes
+# under nested TCG, so only in the guest check.sh on the host picked
+# (EGM_VMM_TESTS=1). After the platform tests: both use the edu devices.
+# The test bounds each VM itself (300 s).
+if [ "${EGM_VMM_TESTS:-0}" = 1 ]; then
+	T0=$T
+	T=420
+	run_tap "$R/vmm/egm_vmm_test" /egm/vmm/egm_vmm_test
+	T=$T0
+fi
 # The egm tool (tools/egm): cli.sh, on the fast kernel only, where it
 # takes 25 s (a process costs seconds on the debug kernel under TCG).
 [ "$EGM_FLAVOR" = debug ] || sh /egm/guest/cli.sh

@@ -28,6 +28,7 @@ import importlib.util
 import json
 import os
 import re
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOL = os.path.join(HERE, "..", "..", "egm")
@@ -35,6 +36,8 @@ MiB = 1 << 20
 
 
 def load_checker():
+    # No __pycache__ in the source tree, beside check-json.py.
+    sys.dont_write_bytecode = True
     spec = importlib.util.spec_from_file_location("check_json", os.path.join(TOOL, "check-json.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -31,6 +31,9 @@ flock 8
 hdr_key=$( { cat "$src"/include/uapi/linux/egm.h "$EGM_REPO"/patches/*.patch 2>/dev/null;
 	     echo "$src"; } | egm_hash)
 if [ "$(cat "$out/.headers" 2>/dev/null)" != "$hdr_key" ] || [ ! -d "$kdir/usr/include/linux" ]; then
+	# make goes by mtimes, and a header linked in from another checkout
+	# can be older than the copy it installed from the first one.
+	rm -rf "$kdir/usr/include"
 	egm_quiet "headers $arch/$flavor" "$logs/headers-$arch-$flavor.log" \
 		"$EGM_BENCH/kernel.sh" make "$arch" "$flavor" headers
 	echo "$hdr_key" > "$out/.headers"

@@ -7,8 +7,8 @@
 #
 # EGM_ARCH (x86_64), EGM_FLAVOR (debug/fast) pick the kernel; EGM_KDIR
 # overrides its build directory and EGM_MODULES the directory egm.ko is
-# taken from. EGM_TIMEOUT (300 s; 600 with EGM_VMM_TESTS=1, which runs
-# the nested-VM test in check mode) kills a hung guest,
+# taken from. EGM_TIMEOUT (300 s; 900 for demo, 600 with EGM_VMM_TESTS=1,
+# which runs the nested-VM test in check mode) kills a hung guest,
 # EGM_TEST_TIMEOUT (180 s) bounds each test program. EGM_EXTRA_TESTS and
 # EGM_EXTRA_MODULES name directories of extra test programs and modules
 # to put on the share (tests/extra/, modules/). EGM_CMDLINE adds to the
@@ -28,10 +28,14 @@ image=$kdir/$(egm_image "$arch")
 run=$EGM_CACHE/run/$arch-$flavor
 share=$run/share
 timeout_s=${EGM_TIMEOUT:-300}
-# Nested VMs take minutes under nested TCG: a check guest with
-# EGM_VMM_TESTS=1 runs three.
-if [ -z "${EGM_TIMEOUT:-}" ] && [ "${EGM_VMM_TESTS:-0}" = 1 ]; then
-	timeout_s=600
+# Nested VMs take minutes under nested TCG: the demo boots four, one of
+# them Linux, and a check guest with EGM_VMM_TESTS=1 three.
+if [ -z "${EGM_TIMEOUT:-}" ]; then
+	if [ "$mode" = demo ]; then
+		timeout_s=900
+	elif [ "${EGM_VMM_TESTS:-0}" = 1 ]; then
+		timeout_s=600
+	fi
 fi
 
 [ -f "$image" ] || egm_die "no kernel at $image; build it first (kernel.sh build $arch $flavor)"
@@ -156,8 +160,16 @@ stage() {
 	copy_progs "$kdir/egm-tests/bench" "$share/bench"
 	# tools/egm, built by tests.sh; /egm/bin is on the guest's PATH.
 	copy_progs "$kdir/egm-tests/bin" "$share/bin"
-	# The nested VMs' test and payload.
+	# The nested VMs' test and payload; for a nested Linux guest (make
+	# demo, make vm), the bench's own kernel as a PVH vmlinux and its
+	# initramfs.
 	copy_progs "$kdir/egm-tests/vmm" "$share/vmm"
+	case $mode in
+	demo|vm)
+		[ ! -f "$kdir/vmlinux" ] || cp "$kdir/vmlinux" "$share/vmm/vmlinux"
+		cp "$initramfs" "$share/vmm/initrd.img"
+		;;
+	esac
 }
 
 qpid=

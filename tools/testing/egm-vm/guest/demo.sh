@@ -2,10 +2,31 @@
 # make demo: load egm and show what it sees, then carve two windows on
 # PXM 0 and one on PXM 1 with the egm tool (tools/egm, in /egm/bin), write
 # and read through each, list the regions and the windows, and release
-# them.
+# them. Then the operator's story: three VMs of unmodified QEMU on two
+# sockets, one on a window with a retired page, and one real Linux guest
+# booted on EGM (egm_vmm_test, in /egm/vmm), teardown and re-zeroing, and
+# a table of every step with its time.
 . /egm/guest/lib.sh
 
-section() { echo; echo "=== $* ==="; }
+# Every section is a step of the closing table, timed from its start to
+# the next section.
+steps=/tmp/egm-demo-steps
+: > "$steps"
+step_name=
+step_t=
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+step_end() {
+	[ -n "$step_name" ] || return 0
+	echo "$step_name|$(awk -v a="$step_t" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')|$1" >> "$steps"
+	step_name=
+}
+section() {
+	step_end
+	echo
+	echo "=== $* ==="
+	step_name=$*
+	step_t=$(uptime_s)
+}
 
 # Keep informational kernel messages (KUnit's KTAP among them) off the
 # console; warnings and worse still show.
@@ -174,5 +195,29 @@ done
 section "Regions after release: FREE back (egm list)"
 run egm list
 run egm windows
+
+section "Three VMs on two sockets: unmodified QEMU 7.2 and 11 on windows"
+echo "Each VM is started through the CLI (egm alloc --exec), with its RAM on"
+echo "the window and an edu assigned. A tiny payload signs every page of its"
+echo "RAM and runs an edu DMA; the windows are then read from this side."
+if /egm/vmm/egm_vmm_test --demo; then
+	step_end ok
+else
+	step_end FAILED
+fi
+
+section "A real Linux guest on EGM: the bench's own kernel, nested"
+if /egm/vmm/egm_vmm_test --linux; then
+	step_end ok
+else
+	step_end FAILED
+fi
+
+section "The regions at the end (egm list)"
+run egm list
+step_end
+
+section "The story, step by step"
+awk -F'|' '{ printf "  %-74s %7ss  %s\n", $1, $2, $3 }' "$steps"
 echo
 say "demo: done"

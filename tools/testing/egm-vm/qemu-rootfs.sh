@@ -60,8 +60,8 @@ copy_in() {
 
 build_qemu72() {
 	local root=$1 qemu=/usr/bin/qemu-system-x86_64 moddir libs d
-	[ -x "$qemu" ] ||
-		egm_die "no $qemu: apt-get install --no-install-recommends qemu-system-x86"
+	egm_need qemu-system-x86_64 qemu-system-x86
+	egm_need ldd libc-bin
 	moddir=/usr/lib/x86_64-linux-gnu/qemu
 	# Debian builds TCG as a module: without it -accel tcg is unknown.
 	[ -f "$moddir/accel-tcg-x86_64.so" ] ||
@@ -83,8 +83,7 @@ build_qemu72() {
 build_qemu11() {
 	local root=$1 mirror
 	[ "$(id -u)" = 0 ] || egm_die "building the QEMU 11 rootfs needs root (debootstrap, chroot)"
-	command -v debootstrap >/dev/null ||
-		egm_die "debootstrap not found: run $EGM_BENCH/deps.sh --install debootstrap"
+	egm_need debootstrap debootstrap
 	mirror=$(egm_mirror_uri)
 	[ -n "$mirror" ] ||
 		egm_die "no Debian mirror in /etc/apt/sources.list*; the QEMU 11 rootfs needs one"

@@ -2,10 +2,12 @@
 /*
  * The provider side of IOMMU_IOAS_MAP_FILE on window files.
  *
- * iommufd asks for the physical range behind a window and holds a reference
- * on the file for as long as any IOAS maps it, so the window stays
+ * iommufd asks for the physical ranges behind a range of a window and holds a
+ * reference on the file for as long as any IOAS maps it, so the window stays
  * allocated, and is neither zeroed nor reused, until the last mapping is
- * gone. When the region goes away every import is revoked.
+ * gone. Retired and poisoned pages are left out as holes, which the IOMMU
+ * leaves unmapped. When the region goes away, or a page of the window is
+ * poisoned, every import of the window is revoked.
  *
  * Copyright (c) 2026, The egm authors.
  */
@@ -16,55 +18,162 @@
 
 #include "egm.h"
 
+/**
+ * struct egm_import - one IOMMU_IOAS_MAP_FILE of a window
+ * @node: entry in egm_window.imports
+ * @imp: iommufd's handle, for iommufd_phys_revoke()
+ * @vecs: the runs lent to iommufd, until unmap_phys
+ */
 struct egm_import {
 	struct list_head node;
 	struct iommufd_phys_import *imp;
+	struct iommufd_phys_vec *vecs;
 };
+
+/**
+ * struct egm_runs - runs being collected by egm_window_phys_runs()
+ * @vecs: where to store them, or NULL to only count them
+ * @max: number of entries in @vecs
+ * @nr: number of runs found so far, which may exceed @max
+ * @last: the latest run
+ */
+struct egm_runs {
+	struct iommufd_phys_vec *vecs;
+	unsigned int max;
+	unsigned int nr;
+	struct iommufd_phys_vec last;
+};
+
+/*
+ * Add @npages pages at window byte offset @offset, backed from @paddr on:
+ * extend the latest run if both follow on from it, else start a new run.
+ */
+static void egm_runs_add(struct egm_runs *runs, u64 offset, phys_addr_t paddr,
+			 unsigned long npages)
+{
+	struct iommufd_phys_vec *last = &runs->last;
+	u64 len = (u64)npages << PAGE_SHIFT;
+
+	if (!npages)
+		return;
+	if (runs->nr && last->offset + last->phys.len == offset &&
+	    last->phys.paddr + last->phys.len == paddr) {
+		last->phys.len += len;
+	} else {
+		runs->nr++;
+		last->offset = offset;
+		last->phys.paddr = paddr;
+		last->phys.len = len;
+	}
+	if (runs->vecs && runs->nr <= runs->max)
+		runs->vecs[runs->nr - 1] = *last;
+}
+
+/**
+ * egm_window_phys_runs() - the runs behind a range of a window
+ * @w: the window; the caller holds its region's windows_lock
+ * @start: page aligned byte offset in the window
+ * @length: page aligned length, within the window
+ * @vecs: where to store the runs, or NULL to only count them
+ * @max: number of entries in @vecs
+ *
+ * Each run is a physically contiguous stretch of pages that a device may
+ * reach. Pages recorded in the region's @bad are left out, as holes. The
+ * region is contiguous, so a run ends only at a hole.
+ *
+ * Return: the number of runs, which is more than @max if they did not fit.
+ */
+static unsigned int egm_window_phys_runs(struct egm_window *w, u64 start,
+					 u64 length, struct iommufd_phys_vec *vecs,
+					 unsigned int max)
+{
+	struct egm_region *r = w->region;
+	struct egm_runs runs = { .vecs = vecs, .max = max };
+	unsigned long first = w->pgoff + (start >> PAGE_SHIFT);
+	unsigned long last = first + (length >> PAGE_SHIFT) - 1;
+	unsigned long pos = first;
+	unsigned long idx;
+	void *entry;
+
+	lockdep_assert_held(&r->windows_lock);
+
+	xa_for_each_range(&r->bad, idx, entry, first, last) {
+		/* Pages [pos, idx) are good, idx is a hole. */
+		egm_runs_add(&runs, (u64)(pos - w->pgoff) << PAGE_SHIFT,
+			     r->base + ((phys_addr_t)pos << PAGE_SHIFT),
+			     idx - pos);
+		pos = idx + 1;
+	}
+	egm_runs_add(&runs, (u64)(pos - w->pgoff) << PAGE_SHIFT,
+		     r->base + ((phys_addr_t)pos << PAGE_SHIFT), last + 1 - pos);
+	return runs.nr;
+}
 
 static int egm_map_phys(struct file *file, u64 start, u64 length,
 			struct iommufd_phys_import *imp,
-			struct iommufd_phys *phys)
+			struct iommufd_phys_map *map)
 {
 	struct egm_window *w = file->private_data;
 	struct egm_region *r = w->region;
 	u64 len = egm_window_length(w);
+	struct iommufd_phys_vec *vecs;
+	unsigned int nr, got;
 	struct egm_import *e;
 	int ret = 0;
 
 	if (!length || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(length) ||
 	    start >= len || length > len - start)
 		return -EINVAL;
-	/*
-	 * A device must not reach a retired or poisoned page any more than
-	 * the CPU may: import the ranges around them, as EGM_WINDOW_INFO
-	 * lists them.
-	 */
-	if (egm_region_range_bad(r, w->pgoff + (start >> PAGE_SHIFT),
-				 length >> PAGE_SHIFT))
-		return -EHWPOISON;
 
-	e = kzalloc_obj(*e);
+	e = kzalloc_obj(*e, GFP_KERNEL_ACCOUNT);
 	if (!e)
 		return -ENOMEM;
 	e->imp = imp;
 
+	/*
+	 * Build the runs and join the window's imports under the same lock,
+	 * so that a page poisoned after the runs were built finds the import
+	 * to revoke. Poison is recorded without the lock, so the number of
+	 * runs can change between counting and filling: count again.
+	 */
 	mutex_lock(&r->windows_lock);
-	if (w->revoked) {
+	nr = egm_window_phys_runs(w, start, length, NULL, 0);
+	for (;;) {
+		vecs = NULL;
+		if (nr) {
+			vecs = kvcalloc(nr, sizeof(*vecs), GFP_KERNEL_ACCOUNT);
+			if (!vecs) {
+				ret = -ENOMEM;
+				break;
+			}
+		}
+		got = egm_window_phys_runs(w, start, length, vecs, nr);
+		if (got <= nr)
+			break;
+		kvfree(vecs);
+		nr = got;
+	}
+	if (!ret && w->revoked)
 		ret = -ENODEV;
-	} else {
-		/*
-		 * This is RAM: the IOMMU maps it cacheable, exactly as the CPU
-		 * does, so that device and CPU views stay coherent.
-		 */
-		phys->paddr = egm_window_phys(w);
-		phys->len = len;
-		phys->mmio = false;
+	if (!ret) {
+		e->vecs = vecs;
 		list_add_tail(&e->node, &w->imports);
 	}
 	mutex_unlock(&r->windows_lock);
-	if (ret)
+	if (ret) {
+		kvfree(vecs);
 		kfree(e);
-	return ret;
+		return ret;
+	}
+
+	map->vecs = vecs;
+	map->nr_vecs = got;
+	/*
+	 * This is RAM: the IOMMU maps it cacheable, exactly as the CPU does,
+	 * so that device and CPU views stay coherent.
+	 */
+	map->mmio = false;
+	return 0;
 }
 
 static void egm_unmap_phys(struct file *file, struct iommufd_phys_import *imp)
@@ -82,7 +191,9 @@ static void egm_unmap_phys(struct file *file, struct iommufd_phys_import *imp)
 		}
 	}
 	mutex_unlock(&r->windows_lock);
-	WARN_ON(!found);
+	if (WARN_ON(!found))
+		return;
+	kvfree(found->vecs);
 	kfree(found);
 }
 

@@ -7,6 +7,7 @@ egm bench VM ($EGM_ARCH/$EGM_FLAVOR). The share is /egm:
   /egm/modules    insmod /egm/modules/egm.ko
   /egm/tests      kselftest programs      /egm/platform  platform smoke tests
   /egm/platform.env  the emulated platform layout
+  /egm/vmm/egm_vmm_test --demo | --linux   nested QEMU VMs on windows
 Leave with 'poweroff -f' (or Ctrl-A x).
 
 EOT

@@ -5,9 +5,9 @@
  * iommufd asks for the physical ranges behind a range of a window and holds a
  * reference on the file for as long as any IOAS maps it, so the window stays
  * allocated, and is neither zeroed nor reused, until the last mapping is
- * gone. Retired and poisoned pages are left out as holes, which the IOMMU
- * leaves unmapped. When the region goes away, or a page of the window is
- * poisoned, every import of the window is revoked.
+ * gone. The IOMMU maps what the CPU maps: a substituted page's spare, and
+ * nothing for a hole. When the region goes away, or a page of the window
+ * is poisoned, every import of the window is revoked.
  *
  * Copyright (c) 2026, The egm authors.
  */
@@ -78,8 +78,8 @@ static void egm_runs_add(struct egm_runs *runs, u64 offset, phys_addr_t paddr,
  * @max: number of entries in @vecs
  *
  * Each run is a physically contiguous stretch of pages that a device may
- * reach. Pages recorded in the region's @bad are left out, as holes. The
- * region is contiguous, so a run ends only at a hole.
+ * reach. A bad page is a one-page run of its spare if it has a working one,
+ * else a hole; either ends the run before it.
  *
  * Return: the number of runs, which is more than @max if they did not fit.
  */
@@ -98,10 +98,16 @@ static unsigned int egm_window_phys_runs(struct egm_window *w, u64 start,
 	lockdep_assert_held(&r->windows_lock);
 
 	xa_for_each_range(&r->bad, idx, entry, first, last) {
-		/* Pages [pos, idx) are good, idx is a hole. */
+		unsigned long rpg = egm_window_region_page(w, idx - w->pgoff);
+
+		/* Pages [pos, idx) are good; a spare may back idx. */
 		egm_runs_add(&runs, (u64)(pos - w->pgoff) << PAGE_SHIFT,
 			     r->base + ((phys_addr_t)pos << PAGE_SHIFT),
 			     idx - pos);
+		if (rpg != idx && !xa_load(&r->bad, rpg))
+			egm_runs_add(&runs, (u64)(idx - w->pgoff) << PAGE_SHIFT,
+				     r->base + ((phys_addr_t)rpg << PAGE_SHIFT),
+				     1);
 		pos = idx + 1;
 	}
 	egm_runs_add(&runs, (u64)(pos - w->pgoff) << PAGE_SHIFT,

@@ -29,8 +29,8 @@ static void egm_poison_work(struct work_struct *work)
 	unmap_mapping_range(w->inode->i_mapping, 0, 0, 1);
 
 	/*
-	 * An import is one physical range, which cannot leave a hole: stop
-	 * all DMA to the window rather than let a device reach the page.
+	 * iommufd cannot unmap one page of an import: stop all DMA to the
+	 * window rather than let a device reach the page.
 	 */
 	mutex_lock(&r->windows_lock);
 	egm_window_revoke_imports(w);

@@ -294,8 +294,13 @@ TEST_F(egm_vfio, closed_window_keeps_memory)
 	edu_close(&self->d);
 }
 
-/* The legacy path of QEMU 7.2: a VFIO type1 container maps the mmap's VA. */
-TEST_F(egm_vfio, type1_container)
+/*
+ * Open edu the legacy way, through its group in a VFIO type1 container
+ * (QEMU 7.2's path), with the staging buffer mapped at STAGE_IOVA.
+ */
+static void type1_open(struct __test_metadata *_metadata, const char *bdf,
+		       struct edu_dev *d, uint8_t *stage, int *container,
+		       int *group)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
 	struct vfio_region_info reg = { .argsz = sizeof(reg) };
@@ -303,36 +308,32 @@ TEST_F(egm_vfio, type1_container)
 		.argsz = sizeof(map),
 		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
 	};
-	struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof(unmap) };
 	char path[300], link[300];
-	int container, group, wfd;
-	struct edu_dev *d = &self->d;
-	uint8_t *p;
 	ssize_t n;
 	__u16 cmd;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
-		 self->bdf);
+		 bdf);
 	n = readlink(path, link, sizeof(link) - 1);
 	ASSERT_LT(0, n);
 	link[n] = 0;
 	snprintf(path, sizeof(path), "/dev/vfio/%s", basename(link));
-	group = open(path, O_RDWR);
-	ASSERT_LE(0, group) TH_LOG("open %s: %s", path, strerror(errno));
-	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_GET_STATUS, &status));
+	*group = open(path, O_RDWR);
+	ASSERT_LE(0, *group) TH_LOG("open %s: %s", path, strerror(errno));
+	ASSERT_EQ(0, ioctl(*group, VFIO_GROUP_GET_STATUS, &status));
 	ASSERT_TRUE(status.flags & VFIO_GROUP_FLAGS_VIABLE);
 
-	container = open("/dev/vfio/vfio", O_RDWR);
-	ASSERT_LE(0, container);
-	ASSERT_EQ(VFIO_API_VERSION, ioctl(container, VFIO_GET_API_VERSION));
-	ASSERT_EQ(1, ioctl(container, VFIO_CHECK_EXTENSION,
+	*container = open("/dev/vfio/vfio", O_RDWR);
+	ASSERT_LE(0, *container);
+	ASSERT_EQ(VFIO_API_VERSION, ioctl(*container, VFIO_GET_API_VERSION));
+	ASSERT_EQ(1, ioctl(*container, VFIO_CHECK_EXTENSION,
 			   VFIO_TYPE1v2_IOMMU));
-	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_SET_CONTAINER, &container));
-	ASSERT_EQ(0, ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	ASSERT_EQ(0, ioctl(*group, VFIO_GROUP_SET_CONTAINER, container));
+	ASSERT_EQ(0, ioctl(*container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
 
 	memset(d, 0, sizeof(*d));
 	d->iommufd = -1;
-	d->devfd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, self->bdf);
+	d->devfd = ioctl(*group, VFIO_GROUP_GET_DEVICE_FD, bdf);
 	ASSERT_LE(0, d->devfd);
 	reg.index = VFIO_PCI_BAR0_REGION_INDEX;
 	ASSERT_EQ(0, ioctl(d->devfd, VFIO_DEVICE_GET_REGION_INFO, &reg));
@@ -350,11 +351,25 @@ TEST_F(egm_vfio, type1_container)
 	ASSERT_EQ(sizeof(cmd), pwrite(d->devfd, &cmd, sizeof(cmd),
 				      reg.offset + PCI_COMMAND));
 
-	map.vaddr = (uintptr_t)self->stage;
+	map.vaddr = (uintptr_t)stage;
 	map.iova = STAGE_IOVA;
 	map.size = 2 * PAGE_SIZE;
-	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_MAP_DMA, &map));
+	ASSERT_EQ(0, ioctl(*container, VFIO_IOMMU_MAP_DMA, &map));
+}
 
+/* The legacy path of QEMU 7.2: a VFIO type1 container maps the mmap's VA. */
+TEST_F(egm_vfio, type1_container)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+	};
+	struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof(unmap) };
+	int container, group, wfd;
+	struct edu_dev *d = &self->d;
+	uint8_t *p;
+
+	type1_open(_metadata, self->bdf, d, self->stage, &container, &group);
 	ASSERT_EQ(0, egm_alloc(self->egm, self->pxm, WLEN, walign, &wfd));
 	p = egm_map(wfd, WLEN, 0);
 	ASSERT_NE(MAP_FAILED, p);
@@ -383,6 +398,180 @@ TEST_F(egm_vfio, type1_container)
 	close(container);
 	ASSERT_EQ(0, munmap(p, WLEN));
 	ASSERT_EQ(0, close(wfd));
+}
+
+/* IOVA of a window over retired pages; its start is within edu's reach. */
+#define BAD_IOVA	0x200000ULL
+#define EDU_REACH	(1ULL << 28)
+
+/*
+ * Carve a window over retired pages of the platform (see
+ * egm_alloc_over_retired()) with @flags, map it, and return its bad pages
+ * that edu can reach at BAD_IOVA.
+ */
+static int bad_window(struct __test_metadata *_metadata, int egm,
+		      __u32 flags, int *wfd, int *filler, __u64 *len,
+		      uint8_t **p, struct egm_bad_page *bad)
+{
+	const struct egm_plat_region *r;
+	struct egm_window_info wi;
+	struct egm_platform plat;
+	int i, n = 0;
+
+	*wfd = -1;
+	*filler = -1;
+	if (!egm_platform_load(&plat))
+		return -1;
+	r = egm_plat_most_retired(&plat);
+	if (!r)
+		return -1;
+	ASSERT_NE(~0ULL, egm_alloc_over_retired(egm, r, SZ_2M, 0, flags, wfd,
+						len, filler));
+	ASSERT_EQ(0, egm_window_info(*wfd, &wi, bad, EGM_MAX_BAD));
+	ASSERT_LT(0, wi.num_bad_pages);
+	ASSERT_EQ(flags & EGM_ALLOC_HOLES ? 0 : wi.num_bad_pages,
+		  wi.num_substituted);
+	for (i = 0; i < (int)wi.num_bad_pages; i++)
+		if (BAD_IOVA + bad[i].offset + PAGE_SIZE <= EDU_REACH)
+			bad[n++] = bad[i];
+	ASSERT_LT(0, n);
+	*p = egm_map(*wfd, *len, 0);
+	ASSERT_NE(MAP_FAILED, *p);
+	return n;
+}
+
+/*
+ * QEMU maps all of guest RAM with one IOMMU_IOAS_MAP_FILE, bad pages or
+ * not. In a window with substituted pages, that works, and edu's DMA to a
+ * substituted page lands in its spare: the page the CPU maps there.
+ */
+TEST_F(egm_vfio, substituted_dma)
+{
+	struct egm_bad_page bad[EGM_MAX_BAD];
+	int wfd, filler, n, i;
+	uint8_t *p;
+	__u64 len;
+
+	n = bad_window(_metadata, self->egm, 0, &wfd, &filler, &len, &p, bad);
+	if (n < 0)
+		SKIP(return, "the platform has no retired page");
+	open_edu();
+	ASSERT_EQ(0, edu_map_file(&self->d, wfd, 0, len, BAD_IOVA));
+	for (i = 0; i < n; i++) {
+		ksft_print_msg("DMA to substituted offset %#llx\n",
+			       (unsigned long long)bad[i].offset);
+		round_trip(_metadata, &self->d, self->stage, p, BAD_IOVA,
+			   bad[i].offset + 64, 70 + i);
+		/* And the page before it, which is where it always was. */
+		if (bad[i].offset)
+			round_trip(_metadata, &self->d, self->stage, p,
+				   BAD_IOVA, bad[i].offset - PAGE_SIZE, 80 + i);
+	}
+	ASSERT_EQ(0, edu_unmap(&self->d, BAD_IOVA, len));
+	edu_close(&self->d);
+	ASSERT_EQ(0, munmap(p, len));
+	ASSERT_EQ(0, close(wfd));
+	if (filler >= 0)
+		close(filler);
+}
+
+/*
+ * With EGM_ALLOC_HOLES the whole window imports too, and the holes stay
+ * unmapped in the IOMMU: edu's DMA to one faults and moves nothing, while
+ * the pages around it work.
+ */
+TEST_F(egm_vfio, hole_dma_faults)
+{
+	struct egm_bad_page bad[EGM_MAX_BAD];
+	int wfd, filler, n, kmsg;
+	char fault[64];
+	uint8_t *p;
+	__u64 len, iova;
+
+	n = bad_window(_metadata, self->egm, EGM_ALLOC_HOLES, &wfd, &filler,
+		       &len, &p, bad);
+	if (n < 0)
+		SKIP(return, "the platform has no retired page");
+	open_edu();
+	ASSERT_EQ(0, edu_map_file(&self->d, wfd, 0, len, BAD_IOVA));
+	iova = BAD_IOVA + bad[0].offset;
+	snprintf(fault, sizeof(fault), "fault addr %#llx ", iova);
+	kmsg = egm_kmsg_open();
+	ASSERT_LE(0, kmsg);
+
+	/* A write to the hole is blocked ... */
+	egm_bytes_fill(self->stage, XFER, 90);
+	ASSERT_EQ(0, edu_copy(&self->d, STAGE_IOVA, iova, XFER));
+	EXPECT_TRUE(egm_kmsg_find(kmsg, "[DMA Write", fault, 5000));
+	/*
+	 * ... and so is a read: edu's buffer keeps what it held, or gets
+	 * zeroes (QEMU reads unmapped DMA as zeroes), never the page.
+	 */
+	ASSERT_EQ(0, edu_dma_to_dev(&self->d, STAGE_IOVA, 0, XFER));
+	ASSERT_EQ(0, edu_dma_to_dev(&self->d, iova, 0, XFER));
+	EXPECT_TRUE(egm_kmsg_find(kmsg, "[DMA Read", fault, 5000));
+	memset(self->stage, 0xee, XFER);
+	ASSERT_EQ(0, edu_dma_from_dev(&self->d, 0, STAGE_IOVA, XFER));
+	EXPECT_TRUE(all_zero(self->stage, XFER) ||
+		    egm_bytes_check(self->stage, XFER, 90) == -1);
+	close(kmsg);
+
+	/* The neighbours are mapped. */
+	if (bad[0].offset)
+		round_trip(_metadata, &self->d, self->stage, p, BAD_IOVA,
+			   bad[0].offset - PAGE_SIZE, 91);
+	round_trip(_metadata, &self->d, self->stage, p, BAD_IOVA,
+		   bad[0].offset + PAGE_SIZE, 92);
+	ASSERT_EQ(0, edu_unmap(&self->d, BAD_IOVA, len));
+	edu_close(&self->d);
+	ASSERT_EQ(0, munmap(p, len));
+	ASSERT_EQ(0, close(wfd));
+	if (filler >= 0)
+		close(filler);
+}
+
+/*
+ * QEMU 7.2's type1 container faults every page of guest RAM in to map it:
+ * a window with substituted pages maps whole, and DMA reaches the spares.
+ */
+TEST_F(egm_vfio, type1_substituted)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+	};
+	struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof(unmap) };
+	struct egm_bad_page bad[EGM_MAX_BAD];
+	int container, group, wfd, filler, n, i;
+	uint8_t *p;
+	__u64 len;
+
+	n = bad_window(_metadata, self->egm, 0, &wfd, &filler, &len, &p, bad);
+	if (n < 0)
+		SKIP(return, "the platform has no retired page");
+	type1_open(_metadata, self->bdf, &self->d, self->stage, &container,
+		   &group);
+	map.vaddr = (uintptr_t)p;
+	map.iova = BAD_IOVA;
+	map.size = len;
+	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_MAP_DMA, &map))
+		TH_LOG("VFIO_IOMMU_MAP_DMA of the window: %s", strerror(errno));
+	for (i = 0; i < n; i++)
+		round_trip(_metadata, &self->d, self->stage, p, BAD_IOVA,
+			   bad[i].offset + 128, 100 + i);
+	unmap.iova = BAD_IOVA;
+	unmap.size = len;
+	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap));
+	unmap.iova = STAGE_IOVA;
+	unmap.size = 2 * PAGE_SIZE;
+	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap));
+	edu_close(&self->d);
+	close(group);
+	close(container);
+	ASSERT_EQ(0, munmap(p, len));
+	ASSERT_EQ(0, close(wfd));
+	if (filler >= 0)
+		close(filler);
 }
 
 /*

@@ -16,7 +16,7 @@ static struct egm_allocator *new_alloc(struct kunit *test, unsigned long pages)
 	struct egm_allocator *a = kunit_kzalloc(test, sizeof(*a), GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, a);
-	egm_allocator_init(a, pages, NULL);
+	KUNIT_ASSERT_EQ(test, egm_allocator_init(a, pages, NULL), 0);
 	return a;
 }
 
@@ -25,7 +25,7 @@ static unsigned long must_alloc(struct kunit *test, struct egm_allocator *a,
 {
 	unsigned long start = ULONG_MAX;
 
-	KUNIT_ASSERT_EQ(test, egm_allocator_alloc(a, n, align, OWNER, 0, &start), 0);
+	KUNIT_ASSERT_EQ(test, egm_allocator_alloc(a, n, align, OWNER, 0, &start, NULL), 0);
 	KUNIT_EXPECT_TRUE(test, IS_ALIGNED(start, align));
 	KUNIT_EXPECT_LE(test, start + n, a->pages);
 	return start;
@@ -36,12 +36,12 @@ static void egm_alloc_test_args(struct kunit *test)
 	struct egm_allocator *a = new_alloc(test, 64);
 	unsigned long s;
 
-	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 0, 1, OWNER, 0, &s), -EINVAL);
-	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 1, 3, OWNER, 0, &s), -EINVAL);
-	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 1, 0, OWNER, 0, &s), -EINVAL);
-	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 1, 1, NULL, 0, &s), -EINVAL);
-	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 1, 1, OWNER, BIT(7), &s), -EINVAL);
-	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 65, 1, OWNER, 0, &s), -ENOSPC);
+	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 0, 1, OWNER, 0, &s, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 1, 3, OWNER, 0, &s, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 1, 0, OWNER, 0, &s, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 1, 1, NULL, 0, &s, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 1, 1, OWNER, BIT(7), &s, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 65, 1, OWNER, 0, &s, NULL), -ENOSPC);
 	KUNIT_EXPECT_EQ(test, egm_allocator_free_pages(a), 64UL);
 	egm_allocator_destroy(a);
 }
@@ -101,7 +101,7 @@ static void egm_alloc_test_exact_fit(struct kunit *test)
 	s = must_alloc(test, a, 512, 512);
 	KUNIT_EXPECT_EQ(test, s, 0UL);
 	KUNIT_EXPECT_EQ(test, must_alloc(test, a, 512, 512), 512UL);
-	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 1, 1, OWNER, 0, &s), -ENOSPC);
+	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 1, 1, OWNER, 0, &s, NULL), -ENOSPC);
 	egm_allocator_free(a, 0);
 	egm_allocator_free(a, 512);
 	egm_allocator_destroy(a);
@@ -118,7 +118,7 @@ static void egm_alloc_test_fragmentation(struct kunit *test)
 		egm_allocator_free(a, i);
 	KUNIT_EXPECT_EQ(test, egm_allocator_free_pages(a), 128UL);
 	/* Half the region is free, yet no two pages are adjacent. */
-	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 2, 1, OWNER, 0, &s), -ENOSPC);
+	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 2, 1, OWNER, 0, &s, NULL), -ENOSPC);
 	egm_allocator_free(a, 1);
 	KUNIT_EXPECT_EQ(test, must_alloc(test, a, 3, 1), 0UL);
 	egm_allocator_free(a, 0);
@@ -135,7 +135,7 @@ static void egm_alloc_test_exhaustion(struct kunit *test)
 
 	KUNIT_EXPECT_EQ(test, must_alloc(test, a, 512, 512), 0UL);
 	KUNIT_EXPECT_EQ(test, egm_allocator_free_pages(a), 0UL);
-	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 1, 1, OWNER, 0, &s), -ENOSPC);
+	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 1, 1, OWNER, 0, &s, NULL), -ENOSPC);
 	egm_allocator_free(a, 0);
 	KUNIT_EXPECT_EQ(test, egm_allocator_free_pages(a), 512UL);
 	KUNIT_EXPECT_EQ(test, must_alloc(test, a, 512, 1), 0UL);
@@ -180,7 +180,7 @@ static struct egm_allocator *new_alloc_avoid(struct kunit *test,
 	for (i = 0; i < nbad; i++)
 		KUNIT_ASSERT_EQ(test, xa_err(xa_store(xa, bad[i], xa_mk_value(1),
 						      GFP_KERNEL)), 0);
-	egm_allocator_init(a, pages, xa);
+	KUNIT_ASSERT_EQ(test, egm_allocator_init(a, pages, xa), 0);
 	return a;
 }
 
@@ -191,7 +191,7 @@ static unsigned long must_alloc_flags(struct kunit *test,
 	unsigned long start = ULONG_MAX;
 
 	KUNIT_ASSERT_EQ(test, egm_allocator_alloc(a, n, align, OWNER, flags,
-						  &start), 0);
+						  &start, NULL), 0);
 	KUNIT_EXPECT_TRUE(test, IS_ALIGNED(start, align));
 	KUNIT_EXPECT_LE(test, start + n, a->pages);
 	return start;
@@ -214,14 +214,14 @@ static void egm_alloc_test_avoid(struct kunit *test)
 					       EGM_ALLOCATOR_AVOID), 128UL);
 	/* Neither 512-aligned half is clean. */
 	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 512, 512, OWNER,
-						  EGM_ALLOCATOR_AVOID, &s),
+						  EGM_ALLOCATOR_AVOID, &s, NULL),
 			-ENOSPC);
 	/* [602, 1022] is the largest clean extent. */
 	KUNIT_EXPECT_EQ(test, must_alloc_flags(test, a, 421, 1,
 					       EGM_ALLOCATOR_AVOID), 602UL);
 	/* [192, 601] is free but not clean; the plain search takes it. */
 	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 409, 1, OWNER,
-						  EGM_ALLOCATOR_AVOID, &s),
+						  EGM_ALLOCATOR_AVOID, &s, NULL),
 			-ENOSPC);
 	KUNIT_EXPECT_EQ(test, must_alloc_flags(test, a, 409, 1, 0), 192UL);
 	egm_allocator_free(a, 11);
@@ -253,7 +253,7 @@ static void egm_alloc_test_top(struct kunit *test)
 					       EGM_ALLOCATOR_TOP), 896UL);
 	/* A full bottom makes the top search go down through the gaps. */
 	KUNIT_EXPECT_EQ(test, must_alloc_flags(test, a, 832, 1, 0), 0UL);
-	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 65, 1, OWNER, f, &s),
+	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 65, 1, OWNER, f, &s, NULL),
 			-ENOSPC);
 	egm_allocator_free(a, 0);
 	egm_allocator_free(a, 1021);
@@ -315,7 +315,7 @@ static void egm_alloc_test_random(struct kunit *test)
 		} else {
 			unsigned long align = 1UL << (prandom_u32_state(&rnd) % 8);
 			unsigned long n = align * (1 + prandom_u32_state(&rnd) % 8);
-			int ret = egm_allocator_alloc(a, n, align, OWNER, 0, &start[i]);
+			int ret = egm_allocator_alloc(a, n, align, OWNER, 0, &start[i], NULL);
 
 			if (ret) {
 				KUNIT_ASSERT_EQ(test, ret, -ENOSPC);
@@ -404,7 +404,7 @@ static void egm_alloc_test_random_avoid(struct kunit *test)
 
 			n = align * (1 + prandom_u32_state(&rnd) % 6);
 			ret = egm_allocator_alloc(a, n, align, OWNER, flags,
-						  &start[i]);
+						  &start[i], NULL);
 			if (ret) {
 				KUNIT_ASSERT_EQ(test, ret, -ENOSPC);
 				continue;
@@ -436,6 +436,96 @@ static void egm_alloc_test_random_avoid(struct kunit *test)
 	xa_destroy(&xa);
 }
 
+/* Make every free chunk clean, as the background scrubber would. */
+static unsigned long scrub_all(struct egm_allocator *a)
+{
+	unsigned long c, n = 0;
+
+	while (egm_allocator_next_dirty(a, 0, &c))
+		n += egm_allocator_set_clean(a, c);
+	return n;
+}
+
+/*
+ * Clean tracking: everything starts dirty; the scrubber's chunks become
+ * clean unless they were allocated meanwhile; an allocation reports the
+ * chunks it must zero and makes every chunk it touches not clean.
+ */
+static void egm_alloc_test_clean(struct kunit *test)
+{
+	const unsigned long cp = EGM_CHUNK_SIZE >> PAGE_SHIFT;
+	struct egm_allocator *a = new_alloc(test, 8 * cp + cp / 2);
+	unsigned long s, c, dirty[2] = {};
+	struct egm_allocator_stat st;
+
+	egm_allocator_stat(a, &st);
+	KUNIT_EXPECT_EQ(test, st.clean, 0UL);
+	KUNIT_EXPECT_EQ(test, egm_allocator_alloc(a, 1, 1, OWNER,
+						  EGM_ALLOCATOR_CLEAN, &s,
+						  NULL), -ENOSPC);
+
+	/* A chunk allocated while it was being zeroed stays dirty. */
+	KUNIT_ASSERT_TRUE(test, egm_allocator_next_dirty(a, 0, &c));
+	KUNIT_EXPECT_EQ(test, c, 0UL);
+	/* The next pick does not hand out a chunk in flight. */
+	KUNIT_ASSERT_TRUE(test, egm_allocator_next_dirty(a, 0, &s));
+	KUNIT_EXPECT_EQ(test, s, 1UL);
+	KUNIT_EXPECT_TRUE(test, egm_allocator_set_clean(a, s));
+	KUNIT_EXPECT_EQ(test, must_alloc(test, a, 1, 1), 0UL);
+	KUNIT_EXPECT_FALSE(test, egm_allocator_set_clean(a, c));
+	egm_allocator_free(a, 0);
+
+	/* The short last chunk counts its own pages. */
+	KUNIT_EXPECT_EQ(test, scrub_all(a), 8UL);
+	egm_allocator_stat(a, &st);
+	KUNIT_EXPECT_EQ(test, st.clean, 8 * cp + cp / 2);
+	KUNIT_EXPECT_FALSE(test, egm_allocator_next_dirty(a, 0, &c));
+
+	/* A clean range needs no zeroing ... */
+	KUNIT_ASSERT_EQ(test, egm_allocator_alloc(a, 2 * cp, cp, OWNER,
+						  EGM_ALLOCATOR_CLEAN, &s,
+						  dirty), 0);
+	KUNIT_EXPECT_EQ(test, s, 0UL);
+	KUNIT_EXPECT_EQ(test, dirty[0], 0UL);
+	egm_allocator_stat(a, &st);
+	KUNIT_EXPECT_EQ(test, st.clean, 6 * cp + cp / 2);
+	/* ... and once freed it does, until it is scrubbed again. */
+	egm_allocator_free(a, 0);
+	egm_allocator_stat(a, &st);
+	KUNIT_EXPECT_EQ(test, st.clean, 6 * cp + cp / 2);
+	KUNIT_ASSERT_EQ(test, egm_allocator_alloc(a, 3 * cp, 1, OWNER, 0, &s,
+						  dirty), 0);
+	KUNIT_EXPECT_EQ(test, s, 0UL);
+	/* Chunks 0 and 1 were dirty, chunk 2 clean. */
+	KUNIT_EXPECT_EQ(test, dirty[0], 3UL);
+	/* Clean first fit skips what is not clean: here, none is left low. */
+	KUNIT_ASSERT_EQ(test, egm_allocator_alloc(a, cp, 1, OWNER,
+						  EGM_ALLOCATOR_CLEAN, &c,
+						  NULL), 0);
+	KUNIT_EXPECT_EQ(test, c, 3 * cp);
+	/*
+	 * An unaligned range touches one more chunk than its length says:
+	 * a page at 4 * cp takes chunk 4 out of the clean ones, so the range
+	 * after it must zero chunk 4 but not chunk 5.
+	 */
+	KUNIT_EXPECT_EQ(test, egm_allocator_chunks(cp), 2UL);
+	KUNIT_EXPECT_EQ(test, must_alloc(test, a, 1, 1), 4 * cp);
+	memset(dirty, 0, sizeof(dirty));
+	KUNIT_ASSERT_EQ(test, egm_allocator_alloc(a, cp, 1, OWNER, 0,
+						  &s, dirty), 0);
+	KUNIT_EXPECT_EQ(test, s, 4 * cp + 1);
+	KUNIT_EXPECT_EQ(test, dirty[0], 1UL);
+	egm_allocator_stat(a, &st);
+	KUNIT_EXPECT_EQ(test, st.clean, 2 * cp + cp / 2);
+	egm_allocator_free(a, 0);
+	egm_allocator_free(a, c);
+	egm_allocator_free(a, 4 * cp);
+	egm_allocator_free(a, s);
+	egm_allocator_stat(a, &st);
+	KUNIT_EXPECT_EQ(test, st.free, 8 * cp + cp / 2);
+	egm_allocator_destroy(a);
+}
+
 static struct kunit_case egm_alloc_test_cases[] = {
 	KUNIT_CASE(egm_alloc_test_args),
 	KUNIT_CASE(egm_alloc_test_alignment),
@@ -449,6 +539,7 @@ static struct kunit_case egm_alloc_test_cases[] = {
 	KUNIT_CASE(egm_alloc_test_top),
 	KUNIT_CASE(egm_alloc_test_stat),
 	KUNIT_CASE(egm_alloc_test_random_avoid),
+	KUNIT_CASE(egm_alloc_test_clean),
 	{}
 };
 

@@ -23,7 +23,10 @@
 #include <linux/memory-failure.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
+#include <linux/sizes.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 
@@ -39,6 +42,10 @@ struct vm_area_struct;
  * @pages: number of pages managed
  * @used: number of pages allocated
  * @avoid: pages that EGM_ALLOCATOR_AVOID keeps out of ranges, or NULL
+ * @clean: chunks that are entirely free and zeroed; under @lock
+ * @touched: chunks allocated since the scrubber last picked them; @lock
+ * @inflight: chunks the scrubber is zeroing; under @lock
+ * @clean_pages: pages in @clean chunks
  *
  * Pure logic on page offsets so that KUnit can test it without hardware.
  */
@@ -48,33 +55,51 @@ struct egm_allocator {
 	unsigned long pages;
 	unsigned long used;
 	struct xarray *avoid;
+	unsigned long *clean;
+	unsigned long *touched;
+	unsigned long *inflight;
+	unsigned long clean_pages;
 };
+
+/* The unit in which the allocator tracks clean memory. */
+#define EGM_CHUNK_SIZE		SZ_2M
 
 /* egm_allocator_alloc() flags */
 #define EGM_ALLOCATOR_AVOID	BIT(0)	/* no page of @avoid in the range */
 #define EGM_ALLOCATOR_TOP	BIT(1)	/* highest fit instead of lowest */
+#define EGM_ALLOCATOR_CLEAN	BIT(2)	/* only clean chunks */
 
 /**
  * struct egm_allocator_stat - free space of an allocator, in pages
  * @free: pages not allocated
  * @largest: the largest free extent
  * @largest_good: the largest free extent with no avoided page
+ * @clean: free pages known to be zero
  */
 struct egm_allocator_stat {
 	unsigned long free;
 	unsigned long largest;
 	unsigned long largest_good;
+	unsigned long clean;
 };
 
-void egm_allocator_init(struct egm_allocator *a, unsigned long pages,
-			struct xarray *avoid);
+int egm_allocator_init(struct egm_allocator *a, unsigned long pages,
+		       struct xarray *avoid);
 void egm_allocator_destroy(struct egm_allocator *a);
 int egm_allocator_alloc(struct egm_allocator *a, unsigned long npages,
 			unsigned long align_pages, void *owner,
-			unsigned int flags, unsigned long *start);
+			unsigned int flags, unsigned long *start,
+			unsigned long *dirty);
+unsigned long egm_allocator_chunks(unsigned long npages);
 void egm_allocator_free(struct egm_allocator *a, unsigned long start);
 unsigned long egm_allocator_free_pages(struct egm_allocator *a);
 void egm_allocator_stat(struct egm_allocator *a, struct egm_allocator_stat *st);
+bool egm_allocator_next_dirty(struct egm_allocator *a, unsigned long from,
+			      unsigned long *chunk);
+bool egm_allocator_set_clean(struct egm_allocator *a, unsigned long chunk);
+unsigned long egm_allocator_chunk_range(struct egm_allocator *a,
+					unsigned long chunk,
+					unsigned long *start);
 
 /**
  * struct egm_region_desc - what firmware or the command line says of a region
@@ -88,6 +113,54 @@ struct egm_region_desc {
 	u64 size;
 	u32 pxm;
 	u64 retired_pa;
+};
+
+/**
+ * struct egm_scrubber - a region's zeroing threads
+ * @lock: protects @queue, @active and every queued request's @todo
+ * @queue: windows with chunks no thread has taken yet, in turn
+ * @wait: where idle threads sleep
+ * @kick: bumped when there may be new background work
+ * @cursor: where the background search goes on
+ * @active: threads working now
+ * @nthreads: number of @threads
+ * @threads: the threads, created on the region's node
+ */
+struct egm_scrubber {
+	spinlock_t lock; /* see the kernel-doc above */
+	struct list_head queue;
+	wait_queue_head_t wait;
+	unsigned long kick;
+	unsigned long cursor;
+	unsigned int active;
+	unsigned int nthreads;
+	struct task_struct **threads;
+};
+
+/**
+ * struct egm_scrub_req - the chunks of a new window still to zero
+ * @node: entry in egm_scrubber.queue while @todo is not empty
+ * @w: the window
+ * @chunk0: the region chunk of bit 0
+ * @nbits: bits in @todo and @pending
+ * @todo: chunks nobody has started; egm_scrubber.lock
+ * @pending: chunks not zeroed yet; cleared with release semantics
+ * @left: bits set in @pending
+ * @busy: chunks being zeroed now; egm_scrubber.lock
+ * @cancel: the window is going away
+ * @wq: woken whenever a chunk is done
+ */
+struct egm_scrub_req {
+	struct list_head node;
+	struct egm_window *w;
+	unsigned long chunk0;
+	unsigned long nbits;
+	unsigned long *todo;
+	unsigned long *pending;
+	atomic_long_t left;
+	unsigned int busy;
+	bool cancel;
+	wait_queue_head_t wq;
 };
 
 /* Bits kept in egm_region.bad, as xa_mk_value(). */
@@ -107,6 +180,7 @@ struct egm_region_desc {
  * @kaddr: write-back kernel mapping, used for zeroing; it also records the
  *	   write-back memory type that user mappings of the range inherit
  * @alloc: the window allocator
+ * @scrub: the zeroing threads
  * @bad: page offset -> EGM_PAGE_* of every page that is never mapped
  * @nr_retired: number of EGM_PAGE_RETIRED pages in @bad
  * @nr_poisoned: number of EGM_PAGE_POISONED pages in @bad
@@ -129,6 +203,7 @@ struct egm_region {
 	unsigned long align_mask;
 	void *kaddr;
 	struct egm_allocator alloc;
+	struct egm_scrubber scrub;
 	struct xarray bad;
 	unsigned long nr_retired;
 	atomic_long_t nr_poisoned;
@@ -152,6 +227,7 @@ struct egm_region {
  * @subst: window page offset -> xa_mk_value(region page offset) of the spare
  *	   page that backs it; fixed once the window is created
  * @nr_subst: number of entries in @subst
+ * @scrub: chunks still to zero, or NULL
  * @revoked: the region went away; no new mapping may be made
  * @node: entry in egm_region.windows
  * @imports: iommufd imports of the window; egm_region.windows_lock
@@ -168,6 +244,7 @@ struct egm_window {
 	u32 alloc_flags;
 	struct xarray subst;
 	unsigned long nr_subst;
+	struct egm_scrub_req *scrub;
 	bool revoked;
 	struct list_head node;
 	struct list_head imports;
@@ -222,8 +299,18 @@ int egm_param_parse_one(const char *s, struct egm_region_desc *d);
 int egm_param_discover(void);
 
 /* scrub.c */
-int egm_scrub(struct egm_region *r, unsigned long pgoff,
-	      unsigned long npages);
+void egm_scrub_pages(struct egm_region *r, unsigned long pgoff,
+		     unsigned long npages);
+int egm_scrub_start(struct egm_region *r);
+void egm_scrub_stop(struct egm_region *r);
+void egm_scrub_kick(struct egm_region *r);
+int egm_scrub_window(struct egm_window *w, unsigned long *dirty);
+int egm_scrub_wait(struct egm_window *w, unsigned long off,
+		   unsigned long npages, bool help);
+bool egm_scrub_pending(struct egm_window *w, unsigned long off,
+		       unsigned long npages);
+u64 egm_scrub_pending_bytes(struct egm_window *w);
+void egm_scrub_cancel(struct egm_window *w);
 
 /* window.c */
 extern const struct file_operations egm_window_fops;

@@ -9,18 +9,38 @@
  *
  * Copyright (c) 2026, The egm authors.
  */
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/moduleparam.h>
 #include <linux/sched/mm.h>
 #include <uapi/linux/egm.h>
 
 #include "egm.h"
 
+static unsigned long max_map_size;
+module_param(max_map_size, ulong, 0644);
+MODULE_PARM_DESC(max_map_size,
+		 "Largest page table entry faults insert, in bytes: PAGE_SIZE maps windows with pages only (default 0: no limit)");
+
 /* The largest mapping size a window of alignment @align gets. */
 static unsigned long egm_map_size(unsigned long align)
 {
-	return BIT(__fls(egm_region_align_mask() & (align | (align - 1))));
+	unsigned long mask = egm_region_align_mask() & (align | (align - 1));
+	unsigned long cap = READ_ONCE(max_map_size);
+
+	if (cap)
+		mask &= cap | (cap - 1);
+	return mask ? BIT(__fls(mask)) : PAGE_SIZE;
+}
+
+/* The largest mapping size below @size, or PAGE_SIZE. */
+static unsigned long egm_map_size_below(unsigned long size)
+{
+	unsigned long mask = egm_region_align_mask() & (size - 1);
+
+	return mask ? BIT(__fls(mask)) : PAGE_SIZE;
 }
 
 static vm_fault_t egm_insert(struct vm_fault *vmf, unsigned long pfn,
@@ -55,6 +75,32 @@ static void egm_report_bad(struct egm_window *w, unsigned long off,
 			     "retired by firmware, and the window has holes");
 }
 
+/*
+ * The pages are not zeroed yet (EGM_ALLOC_ASYNC): zero them, or wait for
+ * the thread that is. Like a page cache fault waiting for I/O, drop the
+ * mmap lock for that and have the fault retried when the fault allows it.
+ * Return: 0 to go on with the fault, or what to return from it.
+ */
+static vm_fault_t egm_fault_wait(struct vm_fault *vmf, struct egm_window *w,
+				 unsigned long off, unsigned long npages)
+{
+	struct file *file;
+	int ret;
+
+	if (fault_flag_allow_retry_first(vmf->flags)) {
+		if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
+			return VM_FAULT_RETRY;
+		/* The window lives while we wait without the lock. */
+		file = get_file(vmf->vma->vm_file);
+		release_fault_lock(vmf);
+		egm_scrub_wait(w, off, npages, true);
+		fput(file);
+		return VM_FAULT_RETRY;
+	}
+	ret = egm_scrub_wait(w, off, npages, true);
+	return ret ? VM_FAULT_SIGBUS : 0;
+}
+
 static vm_fault_t egm_huge_fault(struct vm_fault *vmf, unsigned int order)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -72,6 +118,11 @@ static vm_fault_t egm_huge_fault(struct vm_fault *vmf, unsigned int order)
 	pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
 	if (pgoff >= w->npages || (1UL << order) > w->npages - pgoff)
 		return VM_FAULT_SIGBUS;
+	if (unlikely(w->scrub) && egm_scrub_pending(w, pgoff, 1UL << order)) {
+		ret = egm_fault_wait(vmf, w, pgoff, 1UL << order);
+		if (ret)
+			return ret;
+	}
 	/* A substituted page is a single page elsewhere: order 0 only. */
 	rpg = order ? w->pgoff + pgoff : egm_window_region_page(w, pgoff);
 	pfn = PHYS_PFN(r->base) + rpg;
@@ -161,7 +212,12 @@ unsigned long egm_window_get_unmapped_area(struct file *file,
 	unsigned long align = egm_map_size(w->align);
 	unsigned long off = pgoff << PAGE_SHIFT, len_align, ret;
 
-	if (addr || (flags & MAP_FIXED) || align == PAGE_SIZE || len < align)
+	if (addr || (flags & MAP_FIXED))
+		goto out;
+	/* A mapping shorter than a PUD can still use PMDs. */
+	while (align > PAGE_SIZE && len < align)
+		align = egm_map_size_below(align);
+	if (align == PAGE_SIZE)
 		goto out;
 	if (check_add_overflow(len, align, &len_align))
 		goto out;

@@ -130,6 +130,11 @@ static int egm_map_phys(struct file *file, u64 start, u64 length,
 	if (!length || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(length) ||
 	    start >= len || length > len - start)
 		return -EINVAL;
+	/* A device must not read what the window held before it was zeroed. */
+	ret = egm_scrub_wait(w, start >> PAGE_SHIFT, length >> PAGE_SHIFT,
+			     false);
+	if (ret)
+		return ret;
 
 	e = kzalloc_obj(*e, GFP_KERNEL_ACCOUNT);
 	if (!e)

@@ -75,6 +75,7 @@ static int egm_query_one(struct egm_region *r, void *arg)
 		info->free = (u64)st.free << PAGE_SHIFT;
 		info->largest_free = (u64)st.largest << PAGE_SHIFT;
 		info->largest_free_good = (u64)st.largest_good << PAGE_SHIFT;
+		info->clean = (u64)st.clean << PAGE_SHIFT;
 		info->align = r->align_mask;
 		info->retired_pages = r->nr_retired;
 		info->poisoned_pages = atomic_long_read(&r->nr_poisoned);
@@ -139,7 +140,8 @@ static int egm_ioctl_alloc(struct egm_ucmd *ucmd)
 	u64 align;
 	int fd;
 
-	if (a->flags & ~(EGM_ALLOC_NO_BAD_PAGES | EGM_ALLOC_HOLES))
+	if (a->flags & ~(EGM_ALLOC_NO_BAD_PAGES | EGM_ALLOC_HOLES |
+			 EGM_ALLOC_ASYNC))
 		return -EOPNOTSUPP;
 	align = a->alignment;
 	if (align && (!is_power_of_2(align) ||

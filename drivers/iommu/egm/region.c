@@ -338,7 +338,11 @@ static int egm_region_probe(struct platform_device *pdev)
 	init_rwsem(&r->revoke_rwsem);
 	mutex_init(&r->windows_lock);
 	INIT_LIST_HEAD(&r->windows);
-	egm_allocator_init(&r->alloc, r->size >> PAGE_SHIFT, &r->bad);
+	ret = egm_allocator_init(&r->alloc, r->size >> PAGE_SHIFT, &r->bad);
+	if (ret) {
+		kfree(r);
+		return ret;
+	}
 	/* Offsets are region relative: physical alignment needs an aligned base. */
 	r->align_mask = egm_region_align_mask() &
 			GENMASK_ULL(r->base ? __ffs64(r->base) : 63, 0);
@@ -369,17 +373,24 @@ static int egm_region_probe(struct platform_device *pdev)
 	if (ret)
 		goto err_unmap;
 
+	/* Everything starts dirty: the scrubber zeroes it in the background. */
+	ret = egm_scrub_start(r);
+	if (ret)
+		goto err_unlink;
+
 	platform_set_drvdata(pdev, r);
 	mutex_lock(&egm_registry_lock);
 	ret = xa_err(xa_store(&egm_regions, r->id, r, GFP_KERNEL));
 	mutex_unlock(&egm_registry_lock);
 	if (ret)
-		goto err_unlink;
+		goto err_scrub;
 
 	dev_info(dev, "PXM %u node %d: %pa+%#llx, %lu retired pages\n",
 		 r->pxm, r->node, &r->base, r->size, r->nr_retired);
 	return 0;
 
+err_scrub:
+	egm_scrub_stop(r);
 err_unlink:
 	egm_region_unlink_gpus(r);
 err_unmap:
@@ -421,6 +432,7 @@ static void egm_region_remove(struct platform_device *pdev)
 	mutex_unlock(&egm_registry_lock);
 
 	egm_region_revoke(r);
+	egm_scrub_stop(r);
 	egm_region_unlink_gpus(r);
 	dev_info(&pdev->dev, "removed\n");
 	egm_region_put(r);

@@ -41,6 +41,16 @@ static ssize_t free_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(free);
 
+static ssize_t clean_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	struct egm_allocator_stat st;
+
+	egm_allocator_stat(&to_region(dev)->alloc, &st);
+	return sysfs_emit(buf, "%llu\n", (u64)st.clean << PAGE_SHIFT);
+}
+static DEVICE_ATTR_RO(clean);
+
 static ssize_t align_show(struct device *dev, struct device_attribute *attr,
 			  char *buf)
 {
@@ -75,6 +85,7 @@ static struct attribute *egm_region_attrs[] = {
 	&dev_attr_pxm.attr,
 	&dev_attr_size.attr,
 	&dev_attr_free.attr,
+	&dev_attr_clean.attr,
 	&dev_attr_align.attr,
 	&dev_attr_retired_pages.attr,
 	&dev_attr_poisoned_pages.attr,

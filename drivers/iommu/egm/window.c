@@ -16,6 +16,7 @@
 #include <linux/mm.h>
 #include <linux/mount.h>
 #include <linux/pagemap.h>
+#include <linux/poll.h>
 #include <linux/pseudo_fs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -46,8 +47,11 @@ static void egm_window_destroy(struct egm_window *w)
 	list_del(&w->node);
 	mutex_unlock(&r->windows_lock);
 	egm_window_memfail_unregister(w);
+	egm_scrub_cancel(w);
 	egm_window_free_spares(w);
 	egm_allocator_free(&r->alloc, w->pgoff);
+	/* The range is dirty now: let the background scrubber at it. */
+	egm_scrub_kick(r);
 	egm_region_put(r);
 	kfree(w);
 }
@@ -134,6 +138,19 @@ static int egm_window_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/* Readable once the window is zeroed, for EGM_ALLOC_ASYNC. */
+static __poll_t egm_window_poll(struct file *file, poll_table *pt)
+{
+	struct egm_window *w = file->private_data;
+
+	if (!w->scrub)
+		return EPOLLIN | EPOLLRDNORM;
+	poll_wait(file, &w->scrub->wq, pt);
+	if (atomic_long_read(&w->scrub->left))
+		return 0;
+	return EPOLLIN | EPOLLRDNORM;
+}
+
 const struct file_operations egm_window_fops = {
 	.owner = THIS_MODULE,
 	.open = egm_window_open,
@@ -142,6 +159,7 @@ const struct file_operations egm_window_fops = {
 	.get_unmapped_area = egm_window_get_unmapped_area,
 	/* Nothing to write back: msync() and fsync() succeed as on a memfd. */
 	.fsync = noop_fsync,
+	.poll = egm_window_poll,
 	.unlocked_ioctl = egm_window_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };
@@ -169,18 +187,50 @@ static struct inode *egm_window_inode(struct egm_window *w)
 	return inode;
 }
 
-/* First fit without bad pages, then, unless told not to, with them. */
-static int egm_window_place(struct egm_region *r, struct egm_window *w)
+/*
+ * First fit on clean memory without bad pages, so that the window needs
+ * no zeroing; then on any memory without bad pages; then, unless told not
+ * to, anywhere. @dirty gets the chunks that must be zeroed.
+ */
+static int egm_window_place(struct egm_region *r, struct egm_window *w,
+			    unsigned long *dirty)
 {
+	static const unsigned int tries[] = {
+		EGM_ALLOCATOR_AVOID | EGM_ALLOCATOR_CLEAN,
+		EGM_ALLOCATOR_AVOID,
+		0,
+	};
 	unsigned long align = w->align >> PAGE_SHIFT;
+	unsigned int i;
+	int ret = -ENOSPC;
+
+	for (i = 0; i < ARRAY_SIZE(tries); i++) {
+		if (!tries[i] && (w->alloc_flags & EGM_ALLOC_NO_BAD_PAGES))
+			break;
+		ret = egm_allocator_alloc(&r->alloc, w->npages, align, w,
+					  tries[i], &w->pgoff, dirty);
+		if (ret != -ENOSPC)
+			break;
+	}
+	return ret;
+}
+
+/* A clean spare page if there is one, else any good one, zeroed. */
+static int egm_window_spare(struct egm_region *r, struct egm_window *w,
+			    unsigned long *spare)
+{
+	const unsigned int f = EGM_ALLOCATOR_AVOID | EGM_ALLOCATOR_TOP;
+	unsigned long dirty = 0;
 	int ret;
 
-	ret = egm_allocator_alloc(&r->alloc, w->npages, align, w,
-				  EGM_ALLOCATOR_AVOID, &w->pgoff);
-	if (ret != -ENOSPC || (w->alloc_flags & EGM_ALLOC_NO_BAD_PAGES))
+	ret = egm_allocator_alloc(&r->alloc, 1, 1, w, f | EGM_ALLOCATOR_CLEAN,
+				  spare, NULL);
+	if (ret != -ENOSPC)
 		return ret;
-	return egm_allocator_alloc(&r->alloc, w->npages, align, w, 0,
-				   &w->pgoff);
+	ret = egm_allocator_alloc(&r->alloc, 1, 1, w, f, spare, &dirty);
+	if (!ret && dirty)
+		egm_scrub_pages(r, *spare, 1);
+	return ret;
 }
 
 /*
@@ -200,9 +250,7 @@ static int egm_window_substitute(struct egm_region *r, struct egm_window *w)
 		return 0;
 	xa_for_each_range(&r->bad, idx, entry, w->pgoff,
 			  w->pgoff + w->npages - 1) {
-		ret = egm_allocator_alloc(&r->alloc, 1, 1, w,
-					  EGM_ALLOCATOR_AVOID |
-					  EGM_ALLOCATOR_TOP, &spare);
+		ret = egm_window_spare(r, w, &spare);
 		if (ret)
 			return ret;
 		ret = xa_err(xa_store(&w->subst, idx - w->pgoff,
@@ -216,22 +264,6 @@ static int egm_window_substitute(struct egm_region *r, struct egm_window *w)
 	return 0;
 }
 
-/* Zero the window and its spares before anyone can read them. */
-static int egm_window_zero(struct egm_region *r, struct egm_window *w)
-{
-	unsigned long off;
-	void *spare;
-	int ret;
-
-	ret = egm_scrub(r, w->pgoff, w->npages);
-	xa_for_each(&w->subst, off, spare) {
-		if (ret)
-			break;
-		ret = egm_scrub(r, xa_to_value(spare), 1);
-	}
-	return ret;
-}
-
 /**
  * egm_window_create() - carve a zeroed window and open it
  * @r: the region, referenced by the caller
@@ -239,18 +271,22 @@ static int egm_window_zero(struct egm_region *r, struct egm_window *w)
  * @align: physical alignment in bytes, supported by the region
  * @flags: EGM_ALLOC_* flags
  *
+ * Unless @flags has EGM_ALLOC_ASYNC, the window is zeroed when this
+ * returns; with it, faults and imports wait for the pages they need.
+ *
  * Return: a new file, or an ERR_PTR: -ENOSPC if the region has no room,
  * -ENODEV if it is being removed, -EINTR, -ENOMEM.
  */
 struct file *egm_window_create(struct egm_region *r, u64 length, u64 align,
 			       u32 flags)
 {
+	unsigned long *dirty;
 	struct egm_window *w;
 	struct inode *inode;
 	struct file *file;
 	int ret;
 
-	w = kzalloc_obj(*w);
+	w = kzalloc_obj(*w, GFP_KERNEL_ACCOUNT);
 	if (!w)
 		return ERR_PTR(-ENOMEM);
 	w->npages = length >> PAGE_SHIFT;
@@ -260,8 +296,11 @@ struct file *egm_window_create(struct egm_region *r, u64 length, u64 align,
 	INIT_LIST_HEAD(&w->node);
 	INIT_LIST_HEAD(&w->imports);
 
-	ret = egm_window_place(r, w);
+	dirty = bitmap_zalloc(egm_allocator_chunks(w->npages),
+			      GFP_KERNEL_ACCOUNT);
+	ret = dirty ? egm_window_place(r, w, dirty) : -ENOMEM;
 	if (ret) {
+		bitmap_free(dirty);
 		kfree(w);
 		return ERR_PTR(ret);
 	}
@@ -270,8 +309,12 @@ struct file *egm_window_create(struct egm_region *r, u64 length, u64 align,
 
 	/* From here the window owns its range; destroy gives it back. */
 	ret = egm_window_substitute(r, w);
-	if (!ret)
-		ret = egm_window_zero(r, w);
+	if (ret)
+		bitmap_free(dirty);
+	else
+		ret = egm_scrub_window(w, dirty);
+	if (!ret && !(flags & EGM_ALLOC_ASYNC))
+		ret = egm_scrub_wait(w, 0, 0, false);
 	if (ret)
 		goto err_destroy;
 
@@ -326,6 +369,8 @@ err_destroy:
 void egm_window_revoke(struct egm_window *w)
 {
 	WRITE_ONCE(w->revoked, true);
+	if (w->scrub)
+		wake_up_all(&w->scrub->wq);
 	egm_window_revoke_imports(w);
 	if (w->inode)
 		unmap_mapping_range(w->inode->i_mapping, 0, 0, 1);
@@ -382,6 +427,7 @@ static int egm_window_info(struct egm_window *w, struct egm_window_info *info)
 	info->alignment = w->align;
 	info->page_size = PAGE_SIZE;
 	info->alloc_flags = w->alloc_flags;
+	info->pending = egm_scrub_pending_bytes(w);
 
 	xa_for_each_range(&r->bad, idx, entry, w->pgoff, last) {
 		struct egm_bad_page bad = {

@@ -61,6 +61,8 @@ enum {
  * @largest_free_good: Length in bytes of the largest free extent that holds
  *                     no retired or poisoned page: the largest window that
  *                     EGM_ALLOC_NO_BAD_PAGES can get, alignment permitting
+ * @clean: Bytes of @free known to be zero already, which EGM_ALLOC hands
+ *         out without zeroing; the background scrubber makes the rest so
  */
 struct egm_region_info {
 	__u32 id;
@@ -75,6 +77,7 @@ struct egm_region_info {
 	__aligned_u64 page_size;
 	__aligned_u64 largest_free;
 	__aligned_u64 largest_free_good;
+	__aligned_u64 clean;
 };
 
 /**
@@ -112,6 +115,10 @@ struct egm_query {
  * @EGM_ALLOC_HOLES: Leave the bad pages of the window as holes: a CPU
  *                   access raises SIGBUS and a device access an IOMMU
  *                   fault. Without it, each is backed by a spare page.
+ * @EGM_ALLOC_ASYNC: Return the window at once, even if some of it is still
+ *                   to be zeroed. Faults and IOMMU_IOAS_MAP_FILE wait for
+ *                   the pages they need; poll() reports POLLIN, and
+ *                   EGM_WINDOW_INFO a zero @pending, once all is zeroed.
  *
  * EGM_ALLOC always places a window where it holds no bad page if such a
  * place exists. Only when none does is a window given bad pages, and then,
@@ -124,6 +131,7 @@ struct egm_query {
 enum egm_alloc_flags {
 	EGM_ALLOC_NO_BAD_PAGES = 1 << 0,
 	EGM_ALLOC_HOLES = 1 << 1,
+	EGM_ALLOC_ASYNC = 1 << 2,
 };
 
 /**
@@ -140,8 +148,10 @@ enum egm_alloc_flags {
  * Carve a window of one physically contiguous range out of the region of
  * @pxm and return it as a new file descriptor. The window reads as zeroes:
  * no byte written by an earlier user, or left from boot, is visible
- * through it. Zeroing runs in parallel on the region's NUMA node before
- * the call returns.
+ * through it. The window is placed on memory that is zero already when
+ * there is enough; otherwise what it needs is zeroed in parallel on the
+ * region's NUMA node before the call returns (or, with EGM_ALLOC_ASYNC,
+ * before each page is first reached).
  *
  * The window is placed first fit: at the lowest address where it fits
  * without a bad page, or, failing that and unless @flags says otherwise,
@@ -212,6 +222,8 @@ struct egm_bad_page {
  * @alloc_flags: Output: the enum egm_alloc_flags the window was allocated
  *               with
  * @num_substituted: Output: how many of the bad pages are substituted
+ * @pending: Output: bytes of the window not zeroed yet (EGM_ALLOC_ASYNC),
+ *           counted by chunks of 2 MiB
  *
  * Describe the window and list its bad pages: those substituted by spare
  * pages, and the holes, which are never mapped. A CPU access to a hole
@@ -232,6 +244,7 @@ struct egm_window_info {
 	__aligned_u64 bad_pages_uptr;
 	__u32 alloc_flags;
 	__u32 num_substituted;
+	__aligned_u64 pending;
 };
 
 #define EGM_WINDOW_INFO _IO(EGM_TYPE, EGM_CMD_WINDOW_INFO)

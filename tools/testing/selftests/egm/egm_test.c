@@ -15,7 +15,9 @@
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <time.h>
 #include <stddef.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -64,8 +66,13 @@ FIXTURE_SETUP(egm)
 	self->have_plat = egm_platform_load(&self->plat);
 }
 
+static bool egm_param(const char *name, const char *val);
+
 FIXTURE_TEARDOWN(egm)
 {
+	/* Whatever a test did to the knobs, the next one starts afresh. */
+	egm_param("scrub_background", "1");
+	egm_param("max_map_size", "0");
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -506,7 +513,7 @@ TEST_F(egm, alloc_struct_size)
 	EXPECT_ERRNO(EINVAL, ioctl(self->fd, EGM_ALLOC, &big));
 
 	big.a.size = sizeof(big.a);
-	big.a.flags = EGM_ALLOC_HOLES << 1;
+	big.a.flags = EGM_ALLOC_ASYNC << 1;
 	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, EGM_ALLOC, &big));
 	big.a.flags = 1U << 31;
 	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, EGM_ALLOC, &big));
@@ -589,9 +596,42 @@ TEST_F(egm, alloc_enospc_alignment)
 	SKIP(return, "no region between one and two PUDs with PUD alignment");
 }
 
+#define MAX_FILLERS	64
+
+/*
+ * Take all of a region's free memory with windows that keep their bad
+ * pages as holes (so that they need no spares), so that the next window
+ * can only go where a window is freed. Returns how many, in @fds.
+ */
+static int fill_free(struct __test_metadata *_metadata, int fd, __u32 pxm,
+		     int *fds)
+{
+	struct egm_region_info info;
+	int n = 0;
+
+	for (;;) {
+		ASSERT_TRUE(egm_region_by_pxm(fd, pxm, &info));
+		if (!info.free)
+			return n;
+		ASSERT_GT(MAX_FILLERS, n);
+		ASSERT_EQ(0, egm_alloc_flags(fd, pxm, info.largest_free,
+					     PAGE_SIZE, EGM_ALLOC_HOLES,
+					     &fds[n]));
+		n++;
+	}
+}
+
+static void close_all(int *fds, int n)
+{
+	while (n--)
+		close(fds[n]);
+}
+
 /*
  * A new window never shows what an earlier one held: write the whole
- * window, free it, carve the same range again and find only zeroes. The
+ * window, free it, carve the same range again and find only zeroes.
+ * Everything else is taken meanwhile, since a new window would rather go
+ * to clean memory than to the range just freed. The
  * holes are neither written nor read; substituted pages are, like any
  * other. If @want is set, the holes must be those @nwant. @wfd is the
  * first window, already carved, which this closes; the second is carved
@@ -602,7 +642,7 @@ static void check_isolation(struct __test_metadata *_metadata, int fd,
 			    const __u64 *want, int nwant)
 {
 	__u64 bad[EGM_MAX_BAD], bad2[EGM_MAX_BAD];
-	int nbad, nbad2;
+	int nbad, nbad2, fills[MAX_FILLERS], nfill;
 	void *p;
 
 	nbad = window_holes(wfd, bad, EGM_MAX_BAD);
@@ -619,9 +659,10 @@ static void check_isolation(struct __test_metadata *_metadata, int fd,
 	egm_fill(p, len, pxm + 1, bad, nbad);
 	ASSERT_EQ(-1, egm_check(p, len, pxm + 1, false, bad, nbad));
 	ASSERT_EQ(0, munmap(p, len));
+	nfill = fill_free(_metadata, fd, pxm, fills);
 	close(wfd);
 
-	/* First fit hands out the same range: the same bad pages show it. */
+	/* The same range and spares come back: the same bad pages show it. */
 	ASSERT_EQ(0, egm_alloc_flags(fd, pxm, len, pmd_size(), flags, &wfd));
 	nbad2 = window_holes(wfd, bad2, EGM_MAX_BAD);
 	ASSERT_EQ(nbad, nbad2);
@@ -631,6 +672,7 @@ static void check_isolation(struct __test_metadata *_metadata, int fd,
 	EXPECT_EQ(-1, egm_check(p, len, 0, true, bad, nbad));
 	ASSERT_EQ(0, munmap(p, len));
 	close(wfd);
+	close_all(fills, nfill);
 }
 
 TEST_F_TIMEOUT(egm, isolation, 120)
@@ -1773,6 +1815,311 @@ TEST_F_TIMEOUT(egm, bad_page_logged, 240)
 	close(wfd);
 	if (filler >= 0)
 		close(filler);
+}
+
+/* A module parameter, as written to its sysfs file; false on failure. */
+static bool egm_param(const char *name, const char *val)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/module/egm/parameters/%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return false;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val);
+}
+
+/* Wait for the background scrubber to make all free memory of @pxm clean. */
+static bool wait_clean(int fd, __u32 pxm, int seconds)
+{
+	struct egm_region_info info;
+	int i;
+
+	for (i = 0; i < seconds * 10; i++) {
+		if (!egm_region_by_pxm(fd, pxm, &info))
+			return false;
+		if (info.clean == info.free)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+/* The background scrubber zeroes all free memory; sysfs agrees with QUERY. */
+TEST_F_TIMEOUT(egm, clean_in_background, 300)
+{
+	struct egm_region_info info;
+	char dir[128];
+	__u32 i;
+
+	for (i = 0; i < self->nregions; i++) {
+		__u32 pxm = self->regions[i].pxm;
+
+		ASSERT_TRUE(wait_clean(self->fd, pxm, 240))
+			TH_LOG("PXM %u: free memory never became clean", pxm);
+		ASSERT_TRUE(egm_region_by_pxm(self->fd, pxm, &info));
+		EXPECT_EQ(info.free, info.clean);
+		snprintf(dir, sizeof(dir), "%s/egm.%u", EGM_SYSFS, info.id);
+		EXPECT_EQ((long long)info.clean, sysfs_ll(dir, "clean"));
+	}
+}
+
+/*
+ * With the background scrubber off, freed memory stays dirty, and a new
+ * window goes to clean memory rather than to it; turned back on, the
+ * scrubber cleans it.
+ */
+TEST_F_TIMEOUT(egm, alloc_prefers_clean, 300)
+{
+	__u32 pxm = self->regions[0].pxm;
+	__u64 len = 32 * pmd_size(), size = self->regions[0].size;
+	struct egm_region_info info;
+	int w1, w2;
+	void *p;
+
+	ASSERT_TRUE(wait_clean(self->fd, pxm, 240));
+	ASSERT_TRUE(egm_param("scrub_background", "0"));
+	ASSERT_EQ(0, egm_alloc(self->fd, pxm, len, pmd_size(), &w1));
+	p = egm_map(w1, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	egm_fill(p, len, 41, NULL, 0);
+	ASSERT_EQ(0, munmap(p, len));
+	close(w1);
+	usleep(500000);
+	ASSERT_TRUE(egm_region_by_pxm(self->fd, pxm, &info));
+	EXPECT_EQ(size, info.free);
+	EXPECT_EQ(size - len, info.clean);
+
+	/* Clean memory is taken, the dirty range stays as it was. */
+	ASSERT_EQ(0, egm_alloc(self->fd, pxm, len, pmd_size(), &w2));
+	ASSERT_TRUE(egm_region_by_pxm(self->fd, pxm, &info));
+	EXPECT_EQ(size - len, info.free);
+	EXPECT_EQ(size - 2 * len, info.clean);
+	p = egm_map(w2, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, egm_check(p, len, 0, true, NULL, 0));
+	ASSERT_EQ(0, munmap(p, len));
+	close(w2);
+
+	ASSERT_TRUE(egm_param("scrub_background", "1"));
+	EXPECT_TRUE(wait_clean(self->fd, pxm, 240));
+}
+
+/*
+ * Free a written window and take its range back at once, again and
+ * again, while the background scrubber is zeroing it: the new window only
+ * ever reads zeroes.
+ */
+TEST_F_TIMEOUT(egm, isolation_mid_scrub, 300)
+{
+	__u32 pxm = self->regions[0].pxm;
+	__u64 len = 16 * pmd_size();
+	int fills[MAX_FILLERS], nfill, wfd, round;
+	long bad;
+	void *p;
+
+	ASSERT_TRUE(egm_param("scrub_background", "1"));
+	ASSERT_TRUE(wait_clean(self->fd, pxm, 240));
+	ASSERT_EQ(0, egm_alloc(self->fd, pxm, len, pmd_size(), &wfd));
+	nfill = fill_free(_metadata, self->fd, pxm, fills);
+	for (round = 0; round < 8; round++) {
+		p = egm_map(wfd, len, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		egm_fill(p, len, 50 + round, NULL, 0);
+		ASSERT_EQ(0, munmap(p, len));
+		close(wfd);
+		/* The scrubber starts on it now; vary how far it gets. */
+		usleep(round * 20000);
+		ASSERT_EQ(0, egm_alloc(self->fd, pxm, len, pmd_size(), &wfd));
+		p = egm_map(wfd, len, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		bad = egm_check(p, len, 0, true, NULL, 0);
+		EXPECT_EQ(-1, bad) TH_LOG("round %d: byte %ld not zero", round, bad);
+		ASSERT_EQ(0, munmap(p, len));
+	}
+	close(wfd);
+	close_all(fills, nfill);
+	EXPECT_EQ(self->regions[0].size, egm_free(self->fd, pxm));
+}
+
+/*
+ * EGM_ALLOC_ASYNC on dirty memory: the window comes back before it is
+ * zeroed, faults wait for their pages and only ever see zeroes, and poll()
+ * and WINDOW_INFO tell when all of it is done.
+ */
+TEST_F_TIMEOUT(egm, async_alloc, 300)
+{
+	struct egm_region_info *ri = &self->regions[self->nregions - 1];
+	__u64 len = pud_size() <= ri->size / 2 ? pud_size() : ri->size / 2;
+	struct egm_window_info wi;
+	struct pollfd pfd;
+	int wfd, i;
+	void *p;
+
+	len = ALIGN_DOWN(len, pmd_size());
+	ASSERT_TRUE(wait_clean(self->fd, ri->pxm, 240));
+	ASSERT_TRUE(egm_param("scrub_background", "0"));
+	/* Leave a written, dirty range behind. */
+	ASSERT_EQ(0, egm_alloc_flags(self->fd, ri->pxm, ri->size, PAGE_SIZE,
+				     EGM_ALLOC_HOLES, &wfd));
+	p = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	egm_fill(p, len, 61, NULL, 0);
+	ASSERT_EQ(0, munmap(p, len));
+	close(wfd);
+
+	ASSERT_EQ(0, egm_alloc_flags(self->fd, ri->pxm, len, pmd_size(),
+				     EGM_ALLOC_ASYNC, &wfd));
+	ASSERT_EQ(0, egm_window_info(wfd, &wi, NULL, 0) && errno != ENOSPC);
+	EXPECT_EQ(EGM_ALLOC_ASYNC, wi.alloc_flags);
+	EXPECT_GE(len, wi.pending);
+	ksft_print_msg("async window of %llu MiB: %llu MiB pending at once\n",
+		       (unsigned long long)len >> 20,
+		       (unsigned long long)wi.pending >> 20);
+	/* The faults wait: no byte of the old data shows. */
+	p = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, egm_check(p, len, 0, true, NULL, 0));
+	pfd.fd = wfd;
+	pfd.events = POLLIN;
+	for (i = 0; i < 600 && poll(&pfd, 1, 100) == 0; i++)
+		;
+	EXPECT_EQ(POLLIN, pfd.revents & POLLIN);
+	ASSERT_EQ(0, egm_window_info(wfd, &wi, NULL, 0) && errno != ENOSPC);
+	EXPECT_EQ(0, wi.pending);
+	ASSERT_EQ(0, munmap(p, len));
+	close(wfd);
+
+	ASSERT_TRUE(egm_param("scrub_background", "1"));
+	EXPECT_TRUE(wait_clean(self->fd, ri->pxm, 240));
+	EXPECT_EQ(ri->size, egm_free(self->fd, ri->pxm));
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/*
+ * A fatal signal stops the zeroing of a window promptly, on the region
+ * with no CPU of its own too, and the range goes back. The bound is a
+ * ratio taken in this run: well under the time the whole zeroing takes.
+ */
+TEST_F_TIMEOUT(egm, kill_while_zeroing, 300)
+{
+	struct egm_region_info *ri = &self->regions[self->nregions - 1];
+	__u64 len = ALIGN_DOWN(ri->size, pmd_size());
+	double t0, full, killed;
+	int wfd, status;
+	pid_t pid;
+
+	ASSERT_TRUE(wait_clean(self->fd, ri->pxm, 240));
+	ASSERT_TRUE(egm_param("scrub_background", "0"));
+	/* Dirty it all, then time zeroing it all. */
+	ASSERT_EQ(0, egm_alloc_flags(self->fd, ri->pxm, len, pmd_size(),
+				     EGM_ALLOC_HOLES, &wfd));
+	close(wfd);
+	t0 = now_ms();
+	ASSERT_EQ(0, egm_alloc_flags(self->fd, ri->pxm, len, pmd_size(),
+				     EGM_ALLOC_HOLES, &wfd));
+	full = now_ms() - t0;
+	close(wfd);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		egm_alloc_flags(self->fd, ri->pxm, len, pmd_size(),
+				EGM_ALLOC_HOLES, &wfd);
+		_exit(0);
+	}
+	usleep(full * 1000 / 5);
+	t0 = now_ms();
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	killed = now_ms() - t0;
+	ksft_print_msg("PXM %u: zeroing %llu MiB takes %.0f ms; SIGKILL took %.1f ms\n",
+		       ri->pxm, (unsigned long long)len >> 20, full, killed);
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_GT(full / 4, killed);
+	EXPECT_EQ(ri->size, egm_free(self->fd, ri->pxm));
+
+	ASSERT_TRUE(egm_param("scrub_background", "1"));
+	EXPECT_TRUE(wait_clean(self->fd, ri->pxm, 240));
+}
+
+/*
+ * A mapping shorter than the window's mapping size still gets an address
+ * that the next smaller huge size fits: PMDs for a 64 MiB mapping of a
+ * 1 GiB-aligned window.
+ */
+TEST_F(egm, short_mapping_align)
+{
+	__u64 len = 32 * pmd_size();
+	__u32 i;
+	long before, faults;
+	char *p;
+	int wfd;
+
+	for (i = 0; i < self->nregions; i++)
+		if (self->regions[i].align & pud_size())
+			break;
+	if (i == self->nregions)
+		SKIP(return, "no region takes PUD-aligned windows");
+	ASSERT_EQ(0, egm_alloc(self->fd, self->regions[i].pxm, pud_size(),
+			       pud_size(), &wfd));
+	p = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, (uintptr_t)p % pmd_size());
+	before = egm_minflt();
+	egm_touch(p, len);
+	faults = egm_minflt() - before;
+	ksft_print_msg("%llu MiB of a PUD window: %ld faults\n",
+		       (unsigned long long)len >> 20, faults);
+	EXPECT_GE(len / pmd_size() + 2, faults);
+	ASSERT_EQ(0, munmap(p, len));
+	/* At an offset, too: congruent to it modulo the PMD size. */
+	p = egm_map(wfd, len, 3 * pmd_size());
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, (uintptr_t)p % pmd_size());
+	ASSERT_EQ(0, munmap(p, len));
+	close(wfd);
+}
+
+/* max_map_size caps the entries faults insert: pages only, then back. */
+TEST_F(egm, max_map_size)
+{
+	__u64 len = pmd_size();
+	long before, faults;
+	char val[32];
+	char *p;
+	int wfd;
+
+	snprintf(val, sizeof(val), "%lu", PAGE_SIZE);
+	ASSERT_EQ(0, egm_alloc(self->fd, self->regions[0].pxm, len, len, &wfd));
+	ASSERT_TRUE(egm_param("max_map_size", val));
+	p = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	before = egm_minflt();
+	egm_touch(p, len);
+	faults = egm_minflt() - before;
+	EXPECT_LE(len / PAGE_SIZE, faults);
+	ASSERT_EQ(0, munmap(p, len));
+	ASSERT_TRUE(egm_param("max_map_size", "0"));
+	p = egm_map(wfd, len, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	before = egm_minflt();
+	egm_touch(p, len);
+	faults = egm_minflt() - before;
+	EXPECT_GE(2, faults);
+	ASSERT_EQ(0, munmap(p, len));
+	close(wfd);
 }
 
 TEST_HARNESS_MAIN

@@ -117,13 +117,15 @@ fi
 # programs go beside them in bench/p4/ and so on.
 inst=$out/bench
 rm -rf "$inst"
-mkdir -p "$inst/p4"
+mkdir -p "$inst/p4" "$inst/all"
 if egm_quiet "bench programs" "$logs/bench-$arch-$flavor.log" \
 	make -C "$EGM_BENCH/bench" KHDR="$kdir/usr/include" \
 	SELFTESTS="$src/tools/testing/selftests" OUTPUT="$out/build/bench" \
 	${cross:+CROSS_COMPILE=$cross}; then
 	cp "$out/build/bench/egm_p4" "$inst/p4/"
 	cp "$EGM_BENCH/bench/p4.sh" "$inst/"
+	cp "$out/build/bench/egm_bench" "$inst/all/"
+	cp "$EGM_BENCH/bench/bench.sh" "$inst/"
 else
 	egm_log "the bench programs did not build; make bench has nothing to run"
 fi

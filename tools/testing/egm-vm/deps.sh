@@ -20,11 +20,12 @@ set -euo pipefail
 # dpkg-dev to unpack sparse's source: bookworm's sparse is too old for
 # 7.3); the private apt configuration (debian-archive-keyring); the
 # nested VMs' QEMU 11 rootfs, a minbase trixie (debootstrap); the check
-# that egm(1) renders (groff-base).
+# that egm(1) renders (groff-base); make bench's plot (gnuplot-nox).
 pkgs=(qemu-system-x86 busybox-static acpica-tools debootstrap
       gcc make flex bison bc libelf-dev libssl-dev cpio kmod xz-utils rsync
       dwarves python3 ccache gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
-      libc6-dev libcap-dev perl git dpkg-dev debian-archive-keyring groff-base)
+      libc6-dev libcap-dev perl git dpkg-dev debian-archive-keyring groff-base
+      gnuplot-nox)
 
 # missing PKG...: the packages of PKG... that are not fully installed,
 # including those dpkg has never heard of (dpkg-query exits 1 for them,

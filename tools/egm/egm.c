@@ -60,10 +60,11 @@ static void print_usage(FILE *f)
 		"Commands:\n"
 		"  list [--bytes] [--json]\n"
 		"                     show every region (EGM_QUERY): size, free bytes,\n"
-		"                     alignments, the largest free extent (LARGEST) and\n"
+		"                     alignments, the largest free extent (LARGEST),\n"
 		"                     the largest one without bad pages (LARGEST-GOOD)\n"
+		"                     and the free bytes already zeroed (CLEAN)\n"
 		"  alloc --pxm N --size SIZE [--align ALIGN] [--no-bad-pages] [--holes]\n"
-		"        [--check] [--exec CMD [ARGS...]]\n"
+		"        [--async] [--check] [--exec CMD [ARGS...]]\n"
 		"                     carve a window out of the region of proximity\n"
 		"                     domain N (EGM_ALLOC)\n"
 		"  info [--json] FD|PATH\n"
@@ -94,6 +95,9 @@ static void print_usage(FILE *f)
 		"                     access gets SIGBUS, a device an IOMMU fault)\n"
 		"                     instead of backing each with a spare page; for\n"
 		"                     VMMs that tell the guest about bad pages\n"
+		"      --async        do not wait for the window to be zeroed: each page\n"
+		"                     is zeroed before it is first reached, so CMD can\n"
+		"                     start meanwhile ('egm info' shows what is pending)\n"
 		"  -c, --check        map the window, check that it reads as zero, write\n"
 		"                     a pattern, read it back and zero it again, all but\n"
 		"                     the holes; print the throughput of each pass\n"
@@ -714,6 +718,7 @@ static const char *fmt_flags(char *buf, size_t len, __u32 flags,
 static const char * const alloc_flag_names[] = {
 	"no_bad_pages",		/* EGM_ALLOC_NO_BAD_PAGES */
 	"holes",		/* EGM_ALLOC_HOLES */
+	"async",		/* EGM_ALLOC_ASYNC */
 };
 
 static const char * const bad_page_flag_names[] = {
@@ -739,6 +744,7 @@ static void list_json(const struct egm_region_info *info, unsigned int n)
 		json_s64(&j, "numa_node", r->numa_node);
 		json_u64(&j, "size", r->size);
 		json_u64(&j, "free", r->free);
+		json_u64(&j, "clean", r->clean);
 		json_u64(&j, "largest_free", r->largest_free);
 		json_u64(&j, "largest_free_good", r->largest_free_good);
 		json_open(&j, "align", '[', true);
@@ -770,6 +776,7 @@ static void list_table(const struct egm_region_info *info, unsigned int n,
 		       bool bytes)
 {
 	char size[32], free_[32], big[32], good[32], align[128], page[32];
+	char clean[32];
 	char node[16];
 	int w = bytes ? 14 : 7;
 	unsigned int i;
@@ -779,9 +786,10 @@ static void list_table(const struct egm_region_info *info, unsigned int n,
 		return;
 	}
 	/* ALIGN stays the sixth column, for scripts that read the table. */
-	printf("%-4s %-5s %-5s %*s %*s %-22s %*s %*s %8s %8s %s\n", "ID",
+	printf("%-4s %-5s %-5s %*s %*s %-22s %*s %*s %8s %8s %-5s %*s\n", "ID",
 	       "PXM", "NODE", w, "SIZE", w, "FREE", "ALIGN", w, "LARGEST",
-	       bytes ? 14 : 12, "LARGEST-GOOD", "RETIRED", "POISONED", "PAGE");
+	       bytes ? 14 : 12, "LARGEST-GOOD", "RETIRED", "POISONED", "PAGE",
+	       w, "CLEAN");
 	for (i = 0; i < n; i++) {
 		const struct egm_region_info *r = &info[i];
 
@@ -790,16 +798,17 @@ static void list_table(const struct egm_region_info *info, unsigned int n,
 		fmt_bytes(big, sizeof(big), r->largest_free, bytes);
 		fmt_bytes(good, sizeof(good), r->largest_free_good, bytes);
 		fmt_bytes(page, sizeof(page), r->page_size, bytes);
+		fmt_bytes(clean, sizeof(clean), r->clean, bytes);
 		fmt_align(align, sizeof(align), r->align, bytes, false);
 		if (r->numa_node < 0)
 			snprintf(node, sizeof(node), "-");
 		else
 			snprintf(node, sizeof(node), "%d", r->numa_node);
-		printf("%-4u %-5u %-5s %*s %*s %-22s %*s %*s %8llu %8llu %s\n",
+		printf("%-4u %-5u %-5s %*s %*s %-22s %*s %*s %8llu %8llu %-5s %*s\n",
 		       r->id, r->pxm, node, w, size, w, free_, align, w, big,
 		       bytes ? 14 : 12, good,
 		       (unsigned long long)r->retired_pages,
-		       (unsigned long long)r->poisoned_pages, page);
+		       (unsigned long long)r->poisoned_pages, page, w, clean);
 	}
 }
 
@@ -912,6 +921,10 @@ static void print_window(const char *path, const struct egm_window_info *wi,
 			 alloc_flag_names, ARRAY_SIZE(alloc_flag_names)));
 	if (revoked)
 		printf("revoked:     yes (the region was removed)\n");
+	if (wi->pending)
+		printf("pending:     %llu (%s not zeroed yet)\n",
+		       (unsigned long long)wi->pending,
+		       fmt_size(a, sizeof(a), wi->pending));
 	printf("bad_pages:   %u", wi->num_bad_pages);
 	if (wi->num_bad_pages)
 		printf(" (%u substituted by spare pages, %u holes)",
@@ -948,6 +961,7 @@ static void window_json(struct json *j, const char *path, int fd, ino_t ino,
 		   ARRAY_SIZE(alloc_flag_names));
 	json_u64(j, "num_bad_pages", wi->num_bad_pages);
 	json_u64(j, "num_substituted", wi->num_substituted);
+	json_u64(j, "pending", wi->pending);
 	json_open(j, "bad_pages", '[', false);
 	for (i = 0; i < wi->num_bad_pages; i++) {
 		json_open(j, NULL, '{', true);
@@ -1842,13 +1856,14 @@ static int alloc_prepare(int dev, struct alloc_req *req, bool align_given)
 
 static int cmd_alloc(int argc, char **argv)
 {
-	enum { OPT_NO_BAD_PAGES = 256, OPT_HOLES };
+	enum { OPT_NO_BAD_PAGES = 256, OPT_HOLES, OPT_ASYNC };
 	static const struct option opts[] = {
 		{ "pxm", required_argument, NULL, 'p' },
 		{ "size", required_argument, NULL, 's' },
 		{ "align", required_argument, NULL, 'a' },
 		{ "no-bad-pages", no_argument, NULL, OPT_NO_BAD_PAGES },
 		{ "holes", no_argument, NULL, OPT_HOLES },
+		{ "async", no_argument, NULL, OPT_ASYNC },
 		{ "check", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
@@ -1900,6 +1915,9 @@ static int cmd_alloc(int argc, char **argv)
 			break;
 		case OPT_HOLES:
 			req.flags |= EGM_ALLOC_HOLES;
+			break;
+		case OPT_ASYNC:
+			req.flags |= EGM_ALLOC_ASYNC;
 			break;
 		case 'c':
 			check = true;
@@ -1973,8 +1991,8 @@ static int cmd_alloc(int argc, char **argv)
 }
 
 /* The names above are indexed by bit number. */
-static_assert(EGM_ALLOC_NO_BAD_PAGES == 1 << 0 && EGM_ALLOC_HOLES == 1 << 1,
-	      "alloc_flag_names");
+static_assert(EGM_ALLOC_NO_BAD_PAGES == 1 << 0 && EGM_ALLOC_HOLES == 1 << 1 &&
+	      EGM_ALLOC_ASYNC == 1 << 2, "alloc_flag_names");
 static_assert(EGM_BAD_PAGE_RETIRED == 1 << 0 &&
 	      EGM_BAD_PAGE_POISONED == 1 << 1 &&
 	      EGM_BAD_PAGE_SUBSTITUTED == 1 << 2, "bad_page_flag_names");

@@ -82,11 +82,13 @@ check "windows --json on the host matches the schema" \
 	bash -c "'$egm' windows --json > '$tmp/w.json'; '$cj' --type windows '$tmp/w.json'"
 
 region='{"id": 0, "pxm": 0, "numa_node": -1, "size": 1610612736, "free": 1610612736,
+ "clean": 1610612736,
  "largest_free": 1610612736, "largest_free_good": 1073745920,
  "align": [4096, 2097152, 1073741824], "retired_pages": 1, "poisoned_pages": 0, "page_size": 4096}'
 window='"path": "/proc/1/fd/3", "ino": 7, "pxm": 1, "numa_node": 1, "length": 1075838976,
  "alignment": 2097152, "page_size": 4096, "alloc_flags": [], "num_bad_pages": 1,
- "num_substituted": 1, "bad_pages": [{"offset": 1073745920, "flags": ["retired", "substituted"]}],
+ "num_substituted": 1, "pending": 0,
+ "bad_pages": [{"offset": 1073745920, "flags": ["retired", "substituted"]}],
  "revoked": false'
 check "schema: a list" valid list "{\"regions\": [$region]}"
 check "schema: no regions" valid list '{"regions": []}'

@@ -5,7 +5,7 @@
  * Nothing is inserted at mmap time. Faults insert PFNs at the largest size
  * the address, the physical address and the window's alignment allow (PUD,
  * PMD, then PTE), and fall back to a smaller size around pages that must
- * never be mapped.
+ * never be mapped. A page fault maps the PMD-sized block around it.
  *
  * Copyright (c) 2026, The egm authors.
  */
@@ -101,6 +101,44 @@ static vm_fault_t egm_fault_wait(struct vm_fault *vmf, struct egm_window *w,
 	return ret ? VM_FAULT_SIGBUS : 0;
 }
 
+/*
+ * A mapping whose address is not congruent to its file offset modulo
+ * PMD_SIZE gets pages only, and QEMU maps a memory-backend-file at any
+ * page unless told an alignment. Map the good, zeroed pages of the
+ * PMD-sized block around a page fault with it, so that touching such a
+ * mapping takes a fault per block, not per page.
+ */
+static void egm_fault_around(struct vm_fault *vmf, struct egm_window *w,
+			     unsigned long pgoff)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct egm_region *r = w->region;
+	unsigned long block = ALIGN_DOWN(vmf->address, PMD_SIZE);
+	unsigned long start = max(block, vma->vm_start);
+	unsigned long end = min(block + PMD_SIZE, vma->vm_end);
+	unsigned long cap = READ_ONCE(max_map_size);
+	unsigned long first, n, addr, off, rpg;
+
+	/* Capped below PMD_SIZE: a page per fault, as asked. */
+	if (cap && cap < PMD_SIZE)
+		return;
+	first = pgoff - ((vmf->address - start) >> PAGE_SHIFT);
+	n = min((end - start) >> PAGE_SHIFT, w->npages - first);
+	if (unlikely(w->scrub) && egm_scrub_pending(w, first, n))
+		return;
+	for (off = first; off < first + n; off++) {
+		addr = start + ((off - first) << PAGE_SHIFT);
+		if (off == pgoff)
+			continue;
+		rpg = egm_window_region_page(w, off);
+		if (xa_load(&r->bad, rpg))
+			continue;
+		if (vmf_insert_pfn(vma, addr, PHYS_PFN(r->base) + rpg) &
+		    VM_FAULT_ERROR)
+			break;
+	}
+}
+
 static vm_fault_t egm_huge_fault(struct vm_fault *vmf, unsigned int order)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -141,6 +179,8 @@ static vm_fault_t egm_huge_fault(struct vm_fault *vmf, unsigned int order)
 		ret = VM_FAULT_HWPOISON;
 	} else {
 		ret = egm_insert(vmf, pfn, 0);
+		if (ret == VM_FAULT_NOPAGE)
+			egm_fault_around(vmf, w, pgoff);
 	}
 	up_read(&r->revoke_rwsem);
 	return ret;

@@ -191,17 +191,9 @@ static vm_fault_t egm_fault(struct vm_fault *vmf)
 	return egm_huge_fault(vmf, 0);
 }
 
-static unsigned long egm_pagesize(struct vm_area_struct *vma)
-{
-	struct egm_window *w = vma->vm_private_data;
-
-	return egm_map_size(w->align);
-}
-
 const struct vm_operations_struct egm_vm_ops = {
 	.fault = egm_fault,
 	.huge_fault = egm_huge_fault,
-	.pagesize = egm_pagesize,
 };
 
 /**

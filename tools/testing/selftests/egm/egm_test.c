@@ -2157,6 +2157,51 @@ TEST_F(egm, misaligned_fault_around)
 	close(wfd);
 }
 
+/* KernelPageSize of /proc/self/smaps for the mapping at @p, in KiB. */
+static long smaps_kernel_page_kb(void *p)
+{
+	char line[256], start[32];
+	bool in = false;
+	long kb = -1;
+	FILE *f;
+
+	snprintf(start, sizeof(start), "%lx-", (unsigned long)p);
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strchr(line, '-') && strchr(line, ' ') > strchr(line, '-'))
+			in = !strncmp(line, start, strlen(start));
+		if (in && sscanf(line, "KernelPageSize: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/*
+ * smaps tells what the page tables hold: a window mapped where no huge
+ * entry fits must not be reported as mapped in huge pages.
+ */
+TEST_F(egm, smaps_page_size)
+{
+	__u64 len = pmd_size();
+	char *resv, *p;
+	int wfd;
+
+	ASSERT_EQ(0, egm_alloc(self->fd, self->regions[0].pxm, len, len, &wfd));
+	resv = mmap(NULL, 3 * len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	ASSERT_NE(MAP_FAILED, resv);
+	p = (char *)ALIGN_UP((uintptr_t)resv, pmd_size()) + PAGE_SIZE;
+	ASSERT_EQ(p, mmap(p, len, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_FIXED, wfd, 0));
+	egm_touch(p, len);
+	EXPECT_EQ((long)(PAGE_SIZE >> 10), smaps_kernel_page_kb(p));
+	ASSERT_EQ(0, munmap(resv, 3 * len));
+	close(wfd);
+}
+
 /* max_map_size caps the entries faults insert: pages only, then back. */
 TEST_F(egm, max_map_size)
 {

@@ -4,14 +4,20 @@
  *
  * Lock order, outermost first:
  *
- *   mmap_lock (fault path)
- *     egm_region.revoke_rwsem   read in faults, write in removal
- *       egm_region.windows_lock
- *         egm_allocator.lock
+ *   mmap_lock or the VMA lock (faults)
+ *     egm_region.revoke_rwsem     read in faults; taken for write alone,
+ *                                 only to wait out the faults in flight
  *
- *   egm_registry_lock nests outside all of the above and is never held
- *   while zeroing. Nothing is held across zeroing except a reference on
- *   the region.
+ *   iommufd's iopt domains_rwsem  (unmap_phys() from iopt_release_pages())
+ *     egm_region.windows_lock     also taken in map_phys(), with no
+ *                                 iommufd lock held
+ *       iopt_pages.mutex          revoking a window's imports
+ *       i_mmap_rwsem              unmap_mapping_range() of a revoked window
+ *
+ *   egm_allocator.lock is a leaf, taken with none of the above held; the
+ *   maple tree uses it as its external lock. egm_registry_lock nests
+ *   outside windows_lock. Nothing is held across zeroing except a
+ *   reference on the region.
  */
 #ifndef __EGM_H__
 #define __EGM_H__

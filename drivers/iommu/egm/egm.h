@@ -320,8 +320,6 @@ void egm_scrub_cancel(struct egm_window *w);
 
 /* window.c */
 extern const struct file_operations egm_window_fops;
-int egm_fs_init(void);
-void egm_fs_exit(void);
 struct file *egm_window_create(struct egm_region *r, u64 length, u64 align,
 			       u32 flags);
 void egm_window_revoke(struct egm_window *w);

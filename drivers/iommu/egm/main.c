@@ -260,12 +260,9 @@ static int __init egm_init(void)
 {
 	int ret, n;
 
-	ret = egm_fs_init();
-	if (ret)
-		return ret;
 	ret = egm_region_driver_init();
 	if (ret)
-		goto err_fs;
+		return ret;
 
 	n = egm_acpi_discover();
 	ret = egm_param_discover();
@@ -286,8 +283,6 @@ err_iommufd:
 err_regions:
 	egm_regions_unregister();
 	egm_region_driver_exit();
-err_fs:
-	egm_fs_exit();
 	return ret;
 }
 
@@ -297,7 +292,6 @@ static void __exit egm_exit(void)
 	egm_iommufd_exit();
 	egm_regions_unregister();
 	egm_region_driver_exit();
-	egm_fs_exit();
 }
 
 module_init(egm_init);

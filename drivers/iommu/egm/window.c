@@ -10,6 +10,7 @@
  *
  * Copyright (c) 2026, The egm authors.
  */
+#include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
@@ -26,7 +27,24 @@
 
 #define EGM_FS_MAGIC	0x45474d46	/* "EGMF" */
 
+/*
+ * Pinned only while a window file is being made: each file holds the
+ * mount, whose superblock holds the module through egm_fs_type.owner, so
+ * that the module outlives the last inode eviction, which runs after
+ * __fput() has dropped the module reference of the file's fops.
+ */
 static struct vfsmount *egm_mnt;
+static int egm_mnt_count;
+
+#ifdef CONFIG_EGM_DEBUG
+static unsigned int debug_evict_delay_ms;
+module_param(debug_evict_delay_ms, uint, 0600);
+MODULE_PARM_DESC(debug_evict_delay_ms,
+		 "Debug only: sleep this long when a window's inode is evicted, to widen races for tests");
+#define egm_debug_evict_delay()	msleep(READ_ONCE(debug_evict_delay_ms))
+#else
+#define egm_debug_evict_delay()	do { } while (0)
+#endif
 
 static void egm_window_free_spares(struct egm_window *w)
 {
@@ -60,6 +78,7 @@ static void egm_evict_inode(struct inode *inode)
 {
 	struct egm_window *w = inode->i_private;
 
+	egm_debug_evict_delay();
 	truncate_inode_pages_final(&inode->i_data);
 	clear_inode(inode);
 	if (w)
@@ -79,36 +98,16 @@ static int egm_init_fs_context(struct fs_context *fc)
 	if (!ctx)
 		return -ENOMEM;
 	ctx->ops = &egm_sops;
+	fc->s_iflags |= SB_I_NOEXEC | SB_I_NODEV;
 	return 0;
 }
 
 static struct file_system_type egm_fs_type = {
+	.owner = THIS_MODULE,
 	.name = "egm",
 	.init_fs_context = egm_init_fs_context,
 	.kill_sb = kill_anon_super,
 };
-
-/**
- * egm_fs_init() - mount the window filesystem
- *
- * Return: 0 or a negative errno.
- */
-int egm_fs_init(void)
-{
-	egm_mnt = kern_mount(&egm_fs_type);
-	if (IS_ERR(egm_mnt))
-		return PTR_ERR(egm_mnt);
-	egm_mnt->mnt_flags |= MNT_NOEXEC;
-	return 0;
-}
-
-/**
- * egm_fs_exit() - unmount the window filesystem
- */
-void egm_fs_exit(void)
-{
-	kern_unmount(egm_mnt);
-}
 
 static int egm_window_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 			      struct iattr *attr)
@@ -164,11 +163,12 @@ const struct file_operations egm_window_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 };
 
-static struct inode *egm_window_inode(struct egm_window *w)
+static struct inode *egm_window_inode(struct egm_window *w,
+				      struct super_block *sb)
 {
 	struct inode *inode;
 
-	inode = new_inode(egm_mnt->mnt_sb);
+	inode = new_inode(sb);
 	if (!inode)
 		return ERR_PTR(-ENOMEM);
 	inode->i_ino = get_next_ino();
@@ -264,6 +264,53 @@ static int egm_window_substitute(struct egm_region *r, struct egm_window *w)
 	return 0;
 }
 
+/*
+ * Give a carved, zeroed window its inode and first file. On failure the
+ * window is gone: its inode's eviction, or egm_window_destroy(), freed it.
+ */
+static struct file *egm_window_file(struct egm_region *r,
+				    struct egm_window *w, struct vfsmount *mnt)
+{
+	struct inode *inode;
+	struct file *file;
+	int ret = 0;
+
+	/* Revocation reads w->inode unlocked: set it before the list add. */
+	inode = egm_window_inode(w, mnt->mnt_sb);
+	if (IS_ERR(inode)) {
+		egm_window_destroy(w);
+		return ERR_CAST(inode);
+	}
+	mutex_lock(&r->windows_lock);
+	if (r->dead)
+		ret = -ENODEV;
+	else
+		list_add_tail(&w->node, &r->windows);
+	mutex_unlock(&r->windows_lock);
+	if (!ret)
+		ret = egm_window_memfail_register(w);
+	if (ret) {
+		iput(inode);
+		return ERR_PTR(ret);
+	}
+
+	/* alloc_file_pseudo() does not pin the module; __fput() unpins it. */
+	if (!fops_get(&egm_window_fops)) {
+		iput(inode);
+		return ERR_PTR(-ENOENT);
+	}
+	file = alloc_file_pseudo(inode, mnt, "egm-window", O_RDWR,
+				 &egm_window_fops);
+	if (IS_ERR(file)) {
+		fops_put(&egm_window_fops);
+		iput(inode);
+		return file;
+	}
+	file->f_flags |= O_LARGEFILE;
+	file->private_data = w;
+	return file;
+}
+
 /**
  * egm_window_create() - carve a zeroed window and open it
  * @r: the region, referenced by the caller
@@ -282,7 +329,6 @@ struct file *egm_window_create(struct egm_region *r, u64 length, u64 align,
 {
 	unsigned long *dirty;
 	struct egm_window *w;
-	struct inode *inode;
 	struct file *file;
 	int ret;
 
@@ -318,40 +364,11 @@ struct file *egm_window_create(struct egm_region *r, u64 length, u64 align,
 	if (ret)
 		goto err_destroy;
 
-	mutex_lock(&r->windows_lock);
-	if (r->dead)
-		ret = -ENODEV;
-	else
-		list_add_tail(&w->node, &r->windows);
-	mutex_unlock(&r->windows_lock);
+	ret = simple_pin_fs(&egm_fs_type, &egm_mnt, &egm_mnt_count);
 	if (ret)
 		goto err_destroy;
-
-	inode = egm_window_inode(w);
-	if (IS_ERR(inode)) {
-		ret = PTR_ERR(inode);
-		goto err_destroy;
-	}
-	ret = egm_window_memfail_register(w);
-	if (ret) {
-		iput(inode);
-		return ERR_PTR(ret);
-	}
-
-	/* alloc_file_pseudo() does not pin the module; __fput() unpins it. */
-	if (!fops_get(&egm_window_fops)) {
-		iput(inode);
-		return ERR_PTR(-ENOENT);
-	}
-	file = alloc_file_pseudo(inode, egm_mnt, "egm-window", O_RDWR,
-				 &egm_window_fops);
-	if (IS_ERR(file)) {
-		fops_put(&egm_window_fops);
-		iput(inode);
-		return file;
-	}
-	file->f_flags |= O_LARGEFILE;
-	file->private_data = w;
+	file = egm_window_file(r, w, egm_mnt);
+	simple_release_fs(&egm_mnt, &egm_mnt_count);
 	return file;
 
 err_destroy:

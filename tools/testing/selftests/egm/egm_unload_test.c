@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Unloading egm while its last window file closes.
+ *
+ * __fput() drops the module reference of a file's fops before dput()
+ * evicts the inode, so a window's eviction must not rely on it: the
+ * window filesystem's superblock holds the module until the file's mount
+ * goes. With debug_evict_delay_ms (CONFIG_EGM_DEBUG) holding eviction
+ * open, rmmod is tried over and over while the last file closes; it must
+ * not succeed until the eviction is done. Reloads the module at the end,
+ * from EGM_MODULE (/egm/modules/egm.ko), without rerunning its KUnit
+ * suites.
+ *
+ * Copyright (c) 2026, The egm authors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/egm.h>
+
+#include "kselftest_harness.h"
+
+#define SZ_2M		(2UL << 20)
+#define EGM_DEV		"/dev/egm"
+#define EGM_MAX_REGIONS	16
+
+#define PARAM_DIR	"/sys/module/egm/parameters/"
+#define KUNIT_FILTER	"/sys/module/kunit/parameters/filter_glob"
+#define DELAY_MS	300
+
+static int egm_query(int fd, struct egm_region_info *infos, __u32 *num)
+{
+	struct egm_query q = {
+		.size = sizeof(q),
+		.num_regions = *num,
+		.entry_size = sizeof(*infos),
+		.regions_uptr = (uintptr_t)infos,
+	};
+	int ret = ioctl(fd, EGM_QUERY, &q);
+
+	*num = q.num_regions;
+	return ret;
+}
+
+static int egm_alloc(int fd, __u32 pxm, __u64 length, int *wfd)
+{
+	struct egm_alloc a = {
+		.size = sizeof(a),
+		.pxm = pxm,
+		.length = length,
+		.alignment = length,
+	};
+
+	if (ioctl(fd, EGM_ALLOC, &a))
+		return -1;
+	*wfd = a.out_fd;
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val);
+}
+
+struct racer {
+	volatile bool stop;
+	double removed;		/* when rmmod succeeded, 0 if it did not */
+	int err;		/* an unexpected errno */
+	long tries;
+};
+
+static void *rmmod_loop(void *arg)
+{
+	struct racer *r = arg;
+
+	while (!r->stop) {
+		r->tries++;
+		if (!syscall(SYS_delete_module, "egm", O_NONBLOCK)) {
+			r->removed = now_s();
+			break;
+		}
+		if (errno != EWOULDBLOCK) {
+			r->err = errno;
+			break;
+		}
+		usleep(500);
+	}
+	return NULL;
+}
+
+TEST(close_races_rmmod)
+{
+	const char *ko = getenv("EGM_MODULE") ?: "/egm/modules/egm.ko";
+	struct egm_region_info info[EGM_MAX_REGIONS];
+	__u32 n = EGM_MAX_REGIONS, n2 = EGM_MAX_REGIONS;
+	struct racer r = {};
+	double t0, t1;
+	pthread_t th;
+	int kofd, fd, wfd;
+	char delay[16];
+	char *p;
+
+	kofd = open(ko, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, kofd) TH_LOG("no module at %s (EGM_MODULE)", ko);
+	snprintf(delay, sizeof(delay), "%d", DELAY_MS);
+	ASSERT_TRUE(write_str(PARAM_DIR "debug_evict_delay_ms", delay))
+		TH_LOG("no debug_evict_delay_ms: is CONFIG_EGM_DEBUG set?");
+
+	fd = open(EGM_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, egm_query(fd, info, &n));
+	ASSERT_EQ(0, egm_alloc(fd, info[0].pxm, SZ_2M, &wfd));
+	p = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 1, SZ_2M);
+	ASSERT_EQ(0, munmap(p, SZ_2M));
+	close(fd);
+
+	/* Only the window holds the module now: it stays. */
+	EXPECT_EQ(-1, syscall(SYS_delete_module, "egm", O_NONBLOCK));
+	EXPECT_EQ(EWOULDBLOCK, errno);
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, rmmod_loop, &r));
+	usleep(20000);
+	t0 = now_s();
+	close(wfd);
+	t1 = now_s();
+	/* Give the module time to go, once everything let go of it. */
+	for (int i = 0; i < 100 && !r.removed && !r.err; i++)
+		usleep(50000);
+	r.stop = true;
+	pthread_join(th, NULL);
+	ksft_print_msg("close took %.0f ms; rmmod tried %ld times, succeeded %.0f ms after close began\n",
+		       (t1 - t0) * 1e3, r.tries, r.removed ? (r.removed - t0) * 1e3 : -1.0);
+
+	EXPECT_EQ(0, r.err);
+	ASSERT_NE(0, r.removed) TH_LOG("egm never unloaded after its last file closed");
+	/* The eviction ran in close(), and the module outlived it. */
+	EXPECT_LE(DELAY_MS / 1e3, t1 - t0);
+	EXPECT_LE(t0 + DELAY_MS / 1e3, r.removed);
+
+	/* Back for the tests that follow; KUnit ran at the first load. */
+	write_str(KUNIT_FILTER, "egm_unload_test_none");
+	ASSERT_EQ(0, syscall(SYS_finit_module, kofd, "", 0));
+	close(kofd);
+	fd = open(EGM_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, egm_query(fd, info, &n2));
+	EXPECT_EQ(n, n2);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN

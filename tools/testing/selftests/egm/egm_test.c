@@ -2157,6 +2157,87 @@ TEST_F(egm, misaligned_fault_around)
 	close(wfd);
 }
 
+/* A 1 GiB window of a PUD-aligned region, or -1. */
+static int pud_window(int fd, const struct egm_region_info *regions, __u32 n)
+{
+	__u32 i;
+	int wfd;
+
+	for (i = 0; i < n; i++)
+		if ((regions[i].align & pud_size()) &&
+		    !egm_alloc_flags(fd, regions[i].pxm, pud_size(), pud_size(),
+				     EGM_ALLOC_NO_BAD_PAGES, &wfd))
+			return wfd;
+	return -1;
+}
+
+/* @len bytes of address space at a multiple of @align, PROT_NONE. */
+static char *reserve_aligned(size_t len, size_t align)
+{
+	char *raw = mmap(NULL, len + align, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (raw == MAP_FAILED)
+		return raw;
+	return (char *)ALIGN_UP((uintptr_t)raw, align);
+}
+
+/* How many kernel log records since @kmsg name @what. */
+static int kmsg_count(int kmsg, const char *what)
+{
+	char buf[1024];
+	ssize_t n;
+	int hits = 0;
+
+	while ((n = read(kmsg, buf, sizeof(buf) - 1)) > 0 || errno == EPIPE) {
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		hits += !!strstr(buf, what);
+	}
+	return hits;
+}
+
+static int kmsg_open_end(void)
+{
+	int kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (kmsg >= 0)
+		lseek(kmsg, 0, SEEK_END);
+	return kmsg;
+}
+
+/*
+ * mprotect() to PROT_NONE and back over a PUD-mapped window keeps the
+ * data, with no warning (patches/0021: x86 pud_present() did not count a
+ * PROT_NONE leaf, and pudp_invalidate() warned).
+ */
+TEST_F(egm, mprotect_pud)
+{
+	__u64 len = pud_size();
+	char *p, *resv;
+	int wfd, kmsg;
+
+	wfd = pud_window(self->fd, self->regions, self->nregions);
+	if (wfd < 0)
+		SKIP(return, "no region takes clean 1 GiB windows");
+	resv = reserve_aligned(len, pud_size());
+	ASSERT_NE(MAP_FAILED, resv);
+	p = mmap(resv, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 wfd, 0);
+	ASSERT_EQ(resv, p);
+	egm_fill(p, len, 21, NULL, 0);
+	kmsg = kmsg_open_end();
+	ASSERT_LE(0, kmsg);
+	ASSERT_EQ(0, mprotect(p, len, PROT_NONE));
+	ASSERT_EQ(0, mprotect(p, len, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(0, kmsg_count(kmsg, "WARNING"));
+	close(kmsg);
+	EXPECT_EQ(-1, egm_check(p, len, 21, false, NULL, 0));
+	ASSERT_EQ(0, munmap(p, len));
+	close(wfd);
+}
+
 /* KernelPageSize of /proc/self/smaps for the mapping at @p, in KiB. */
 static long smaps_kernel_page_kb(void *p)
 {

@@ -2238,6 +2238,53 @@ TEST_F(egm, mprotect_pud)
 	close(wfd);
 }
 
+/*
+ * mremap() moves a PUD-mapped window's leaf as it is (patches/0022:
+ * get_old_pud() took the leaf for a corrupt table, logged "bad pud" and
+ * cleared it, and the pages had to be faulted in again); moved by less
+ * than a PUD, the leaf is split and refaulted with PMDs.
+ */
+TEST_F(egm, mremap_pud)
+{
+	__u64 len = pud_size();
+	long before, faults;
+	char *p, *q, *to;
+	int wfd, kmsg;
+
+	wfd = pud_window(self->fd, self->regions, self->nregions);
+	if (wfd < 0)
+		SKIP(return, "no region takes clean 1 GiB windows");
+	to = reserve_aligned(4 * len, pud_size());
+	ASSERT_NE(MAP_FAILED, to);
+	p = mmap(to, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 wfd, 0);
+	ASSERT_EQ(to, p);
+	egm_fill(p, len, 22, NULL, 0);
+	kmsg = kmsg_open_end();
+	ASSERT_LE(0, kmsg);
+
+	q = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to + len);
+	ASSERT_EQ(to + len, q);
+	EXPECT_EQ(0, kmsg_count(kmsg, "bad pud"));
+	before = egm_minflt();
+	EXPECT_EQ(-1, egm_check(q, len, 22, false, NULL, 0));
+	faults = egm_minflt() - before;
+	EXPECT_EQ(0, faults) TH_LOG("the PUD leaf was not moved");
+
+	/* To 2 MiB off a PUD boundary: split, then faulted in with PMDs. */
+	p = mremap(q, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+		   to + 3 * len - pmd_size());
+	ASSERT_EQ(to + 3 * len - pmd_size(), p);
+	EXPECT_EQ(0, kmsg_count(kmsg, "bad pud"));
+	before = egm_minflt();
+	EXPECT_EQ(-1, egm_check(p, len, 22, false, NULL, 0));
+	faults = egm_minflt() - before;
+	EXPECT_GE(len / pmd_size() + 2, faults);
+	close(kmsg);
+	ASSERT_EQ(0, munmap(p, len));
+	close(wfd);
+}
+
 /* KernelPageSize of /proc/self/smaps for the mapping at @p, in KiB. */
 static long smaps_kernel_page_kb(void *p)
 {

@@ -18,6 +18,11 @@ EGM_PLAT_NODE1_MEM=3072M
 # inclusive, comma-separated).
 EGM_PLAT_NODE0_RANGES=0x0-0x7fffffff,0x100000000-0x15fffffff
 EGM_PLAT_NODE1_RANGES=0x160000000-0x21fffffff
+# make bench only: node 1 gets this much more RAM, above region 1, so that
+# boot can reserve two 1 GiB hugetlb pages there for the hugetlbfs-1G
+# comparisons. Without it no free GiB is 1 GiB aligned: memblock takes its
+# allocations from the top of node 1's RAM.
+EGM_PLAT_BENCH_NODE1_EXTRA=3072M
 
 EGM_PLAT_NREGIONS=2
 # Region 0: the whole high part of node 0, 1 GiB aligned.

@@ -66,14 +66,18 @@ fi
 # paths so that the list itself can key the cached DSDT.
 machine=()
 machine_args() {
-	local g r var sm
+	local g r var sm mem=${EGM_PLAT_MEM%M} mem1=${EGM_PLAT_NODE1_MEM%M}
+	if [ "$mode" = bench ]; then
+		mem=$((mem + ${EGM_PLAT_BENCH_NODE1_EXTRA%M}))
+		mem1=$((mem1 + ${EGM_PLAT_BENCH_NODE1_EXTRA%M}))
+	fi
 	case $arch in
 	x86_64)
 		qemu=qemu-system-x86_64
 		machine=("$qemu" -machine q35,kernel-irqchip=split -accel tcg
-			 -cpu "$EGM_PLAT_X86_CPU" -smp 2 -m "$EGM_PLAT_MEM"
+			 -cpu "$EGM_PLAT_X86_CPU" -smp 2 -m "${mem}M"
 			 -object "memory-backend-ram,id=m0,size=$EGM_PLAT_NODE0_MEM"
-			 -object "memory-backend-ram,id=m1,size=$EGM_PLAT_NODE1_MEM"
+			 -object "memory-backend-ram,id=m1,size=${mem1}M"
 			 -numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1
 			 -device intel-iommu,intremap=on,caching-mode=on)
 		for g in $EGM_PLAT_GPUS; do

@@ -60,6 +60,8 @@ def table(rows):
         result = ""
         if "pass" in r:
             result = "PASS" if r["pass"] else "FAIL"
+        if "note" in r:
+            result += f" ({r['note']})"
         out.append(f"{r['id']:<3} {what[:w_what + 12]:<{w_what}} "
                    f"{fmt_value(r['value']):>10} {r['unit']:<7} {target:<22} {result}")
     return "\n".join(out)

@@ -347,7 +347,8 @@ static int egm_region_probe(struct platform_device *pdev)
 	r->align_mask = egm_region_align_mask() &
 			GENMASK_ULL(r->base ? __ffs64(r->base) : 63, 0);
 
-	if (!request_mem_region(r->base, r->size, dev_name(dev))) {
+	/* Exclusive: /dev/mem must not read tenant memory, even as root. */
+	if (!request_mem_region_exclusive(r->base, r->size, dev_name(dev))) {
 		dev_err(dev, "range %pa+%#llx is claimed by another user\n",
 			&r->base, r->size);
 		ret = -EBUSY;

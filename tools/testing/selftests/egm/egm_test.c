@@ -2285,6 +2285,33 @@ TEST_F(egm, mremap_pud)
 	close(wfd);
 }
 
+/*
+ * The regions are claimed exclusively: /dev/mem cannot read or map
+ * tenant memory, even for root, with CONFIG_STRICT_DEVMEM as
+ * distributions build it.
+ */
+TEST_F(egm, devmem_excluded)
+{
+	char buf[8];
+	unsigned int i;
+	void *p;
+	int mem;
+
+	ASSERT_TRUE(self->have_plat);
+	mem = open("/dev/mem", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, mem) TH_LOG("no /dev/mem: CONFIG_DEVMEM is in the config");
+	for (i = 0; i < self->plat.nregions; i++) {
+		__u64 pa = self->plat.r[i].base + self->plat.r[i].size / 2;
+
+		EXPECT_ERRNO(EPERM, pread(mem, buf, sizeof(buf), pa));
+		p = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_SHARED, mem, pa);
+		EXPECT_EQ(MAP_FAILED, p);
+		if (p != MAP_FAILED)
+			munmap(p, PAGE_SIZE);
+	}
+	close(mem);
+}
+
 /* KernelPageSize of /proc/self/smaps for the mapping at @p, in KiB. */
 static long smaps_kernel_page_kb(void *p)
 {

@@ -13,59 +13,15 @@
  *
  * Copyright (c) 2026, The egm authors.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <linux/egm.h>
-
-#include "kselftest_harness.h"
-
-#define SZ_2M		(2UL << 20)
-#define EGM_DEV		"/dev/egm"
-#define EGM_MAX_REGIONS	16
+#include "egm_utils.h"
 
 #define PARAM_DIR	"/sys/module/egm/parameters/"
 #define KUNIT_FILTER	"/sys/module/kunit/parameters/filter_glob"
 #define DELAY_MS	300
-
-static int egm_query(int fd, struct egm_region_info *infos, __u32 *num)
-{
-	struct egm_query q = {
-		.size = sizeof(q),
-		.num_regions = *num,
-		.entry_size = sizeof(*infos),
-		.regions_uptr = (uintptr_t)infos,
-	};
-	int ret = ioctl(fd, EGM_QUERY, &q);
-
-	*num = q.num_regions;
-	return ret;
-}
-
-static int egm_alloc(int fd, __u32 pxm, __u64 length, int *wfd)
-{
-	struct egm_alloc a = {
-		.size = sizeof(a),
-		.pxm = pxm,
-		.length = length,
-		.alignment = length,
-	};
-
-	if (ioctl(fd, EGM_ALLOC, &a))
-		return -1;
-	*wfd = a.out_fd;
-	return 0;
-}
 
 static double now_s(void)
 {
@@ -134,16 +90,15 @@ TEST(close_races_rmmod)
 	fd = open(EGM_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, egm_query(fd, info, &n));
-	ASSERT_EQ(0, egm_alloc(fd, info[0].pxm, SZ_2M, &wfd));
-	p = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, 0);
+	ASSERT_EQ(0, egm_alloc(fd, info[0].pxm, SZ_2M, SZ_2M, &wfd));
+	p = egm_map(wfd, SZ_2M, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	memset(p, 1, SZ_2M);
+	egm_touch(p, SZ_2M);
 	ASSERT_EQ(0, munmap(p, SZ_2M));
 	close(fd);
 
 	/* Only the window holds the module now: it stays. */
-	EXPECT_EQ(-1, syscall(SYS_delete_module, "egm", O_NONBLOCK));
-	EXPECT_EQ(EWOULDBLOCK, errno);
+	EXPECT_ERRNO(EWOULDBLOCK, syscall(SYS_delete_module, "egm", O_NONBLOCK));
 
 	ASSERT_EQ(0, pthread_create(&th, NULL, rmmod_loop, &r));
 	usleep(20000);

@@ -54,7 +54,7 @@ static __attribute__((constructor)) void egm_setup_sizes(void)
 
 /* ioctl wrappers: 0 or -1 with errno, like the syscall. */
 
-static int egm_query(int fd, struct egm_region_info *infos, __u32 *num)
+static inline int egm_query(int fd, struct egm_region_info *infos, __u32 *num)
 {
 	struct egm_query q = {
 		.size = sizeof(q),
@@ -70,7 +70,7 @@ static int egm_query(int fd, struct egm_region_info *infos, __u32 *num)
 }
 
 /* The current state of the region of @pxm, or false if there is none. */
-static bool egm_region_by_pxm(int fd, __u32 pxm, struct egm_region_info *out)
+static inline bool egm_region_by_pxm(int fd, __u32 pxm, struct egm_region_info *out)
 {
 	struct egm_region_info infos[EGM_MAX_REGIONS];
 	__u32 i, n = EGM_MAX_REGIONS;
@@ -87,15 +87,15 @@ static bool egm_region_by_pxm(int fd, __u32 pxm, struct egm_region_info *out)
 }
 
 /* Free bytes of the region of @pxm, or ~0 if it cannot be queried. */
-static __u64 egm_free(int fd, __u32 pxm)
+static inline __u64 egm_free(int fd, __u32 pxm)
 {
 	struct egm_region_info info;
 
 	return egm_region_by_pxm(fd, pxm, &info) ? info.free : ~0ULL;
 }
 
-static int egm_alloc_flags(int fd, __u32 pxm, __u64 length, __u64 alignment,
-			   __u32 flags, int *out_fd)
+static inline int egm_alloc_flags(int fd, __u32 pxm, __u64 length, __u64 alignment,
+				  __u32 flags, int *out_fd)
 {
 	struct egm_alloc a = {
 		.size = sizeof(a),
@@ -113,14 +113,14 @@ static int egm_alloc_flags(int fd, __u32 pxm, __u64 length, __u64 alignment,
 	return ret;
 }
 
-static int egm_alloc(int fd, __u32 pxm, __u64 length, __u64 alignment,
-		     int *out_fd)
+static inline int egm_alloc(int fd, __u32 pxm, __u64 length, __u64 alignment,
+			    int *out_fd)
 {
 	return egm_alloc_flags(fd, pxm, length, alignment, 0, out_fd);
 }
 
-static int egm_window_info(int wfd, struct egm_window_info *info,
-			   struct egm_bad_page *bad, __u32 cap)
+static inline int egm_window_info(int wfd, struct egm_window_info *info,
+				  struct egm_bad_page *bad, __u32 cap)
 {
 	memset(info, 0, sizeof(*info));
 	info->size = sizeof(*info);
@@ -129,13 +129,13 @@ static int egm_window_info(int wfd, struct egm_window_info *info,
 	return ioctl(wfd, EGM_WINDOW_INFO, info);
 }
 
-static void *egm_map(int wfd, size_t length, off_t offset)
+static inline void *egm_map(int wfd, size_t length, off_t offset)
 {
 	return mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, wfd,
 		    offset);
 }
 
-static long egm_minflt(void)
+static inline long egm_minflt(void)
 {
 	struct rusage ru;
 
@@ -145,7 +145,7 @@ static long egm_minflt(void)
 }
 
 /* Write one byte in every page: the fault count tells the mapping size. */
-static void egm_touch(void *p, size_t length)
+static inline void egm_touch(void *p, size_t length)
 {
 	volatile char *c = p;
 	size_t off;
@@ -164,7 +164,7 @@ static inline uint64_t egm_pattern(uint64_t seed, size_t off)
 	return (seed * 0x9e3779b97f4a7c15ULL) ^ off ^ 0x5a5a5a5a00000000ULL;
 }
 
-static bool egm_is_bad(const __u64 *bad, unsigned int nbad, size_t off)
+static inline bool egm_is_bad(const __u64 *bad, unsigned int nbad, size_t off)
 {
 	unsigned int i;
 
@@ -174,8 +174,8 @@ static bool egm_is_bad(const __u64 *bad, unsigned int nbad, size_t off)
 	return false;
 }
 
-static void egm_fill(void *p, size_t length, uint64_t seed,
-		     const __u64 *bad, unsigned int nbad)
+static inline void egm_fill(void *p, size_t length, uint64_t seed,
+			    const __u64 *bad, unsigned int nbad)
 {
 	size_t pg, i;
 
@@ -194,9 +194,9 @@ static void egm_fill(void *p, size_t length, uint64_t seed,
  * differs from the pattern of @seed, or is nonzero if @zero; -1 if all
  * match.
  */
-static long egm_check_range(const void *p, size_t from, size_t to,
-			    uint64_t seed, bool zero, const __u64 *bad,
-			    unsigned int nbad)
+static inline long egm_check_range(const void *p, size_t from, size_t to,
+				   uint64_t seed, bool zero, const __u64 *bad,
+				   unsigned int nbad)
 {
 	size_t pg, i;
 
@@ -215,8 +215,8 @@ static long egm_check_range(const void *p, size_t from, size_t to,
 	return -1;
 }
 
-static long egm_check(const void *p, size_t length, uint64_t seed, bool zero,
-		      const __u64 *bad, unsigned int nbad)
+static inline long egm_check(const void *p, size_t length, uint64_t seed, bool zero,
+			     const __u64 *bad, unsigned int nbad)
 {
 	return egm_check_range(p, 0, length, seed, zero, bad, nbad);
 }
@@ -243,7 +243,7 @@ struct egm_platform {
 	struct egm_plat_region r[EGM_MAX_REGIONS];
 };
 
-static char *egm_plat_get(char *buf, const char *key, char *val, size_t len)
+static inline char *egm_plat_get(char *buf, const char *key, char *val, size_t len)
 {
 	size_t klen = strlen(key);
 	char *line, *end;
@@ -267,7 +267,7 @@ static char *egm_plat_get(char *buf, const char *key, char *val, size_t len)
 	return NULL;
 }
 
-static bool egm_plat_u64(char *buf, const char *key, __u64 *out)
+static inline bool egm_plat_u64(char *buf, const char *key, __u64 *out)
 {
 	char val[64], *end;
 
@@ -277,7 +277,7 @@ static bool egm_plat_u64(char *buf, const char *key, __u64 *out)
 	return end != val && !*end;
 }
 
-static void egm_plat_add_retired(struct egm_plat_region *r, __u64 pa)
+static inline void egm_plat_add_retired(struct egm_plat_region *r, __u64 pa)
 {
 	__u64 pg, t;
 	unsigned int i;
@@ -300,7 +300,7 @@ static void egm_plat_add_retired(struct egm_plat_region *r, __u64 pa)
 }
 
 /* The NUMA node whose ranges hold @pa: QEMU numbers PXMs like nodes. */
-static int egm_plat_node(char *buf, __u64 pa)
+static inline int egm_plat_node(char *buf, __u64 pa)
 {
 	char key[64], val[512], *tok, *save;
 	int n;
@@ -325,7 +325,7 @@ static int egm_plat_node(char *buf, __u64 pa)
  * Read the platform file: $EGM_PLATFORM, else /egm/platform.env. Returns
  * false if there is none (real hardware), or if it cannot be parsed.
  */
-static bool egm_platform_load(struct egm_platform *p)
+static inline bool egm_platform_load(struct egm_platform *p)
 {
 	const char *path = getenv("EGM_PLATFORM") ?: "/egm/platform.env";
 	char key[64], val[512], *buf, *tok, *save;
@@ -391,7 +391,7 @@ fail:
 }
 
 /* The platform region with the most retired pages, or NULL. */
-static const struct egm_plat_region *
+static inline const struct egm_plat_region *
 egm_plat_most_retired(const struct egm_platform *p)
 {
 	const struct egm_plat_region *best = NULL;
@@ -412,9 +412,9 @@ egm_plat_most_retired(const struct egm_platform *p)
  * region offset, or ~0 on failure; *len is at least @minlen, *filler is -1
  * if no filler was needed, else for the caller to close.
  */
-static __u64 egm_alloc_over_retired(int fd, const struct egm_plat_region *r,
-				    __u64 align, __u64 minlen, __u32 flags,
-				    int *wfd, __u64 *len, int *filler)
+static inline __u64 egm_alloc_over_retired(int fd, const struct egm_plat_region *r,
+					   __u64 align, __u64 minlen, __u32 flags,
+					   int *wfd, __u64 *len, int *filler)
 {
 	__u64 start = r->retired[0] / align * align;
 	struct egm_region_info info;

@@ -4,9 +4,9 @@
  *
  * A window is a regular file on egm's own pseudo filesystem. Its inode owns
  * the carved range, so the memory is released when the last file, reopen or
- * mapping goes. The inode is openable like a memfd: possession of the fd is
- * the capability, and a VMM can reopen it through /proc/self/fd/N, which is
- * how unmodified QEMU opens a memory-backend-file.
+ * mapping goes. The inode can be reopened through /proc/self/fd/N, which is
+ * how unmodified QEMU opens a memory-backend-file, by its owner: mode 0600,
+ * the carving user's until fchown() gives it to a VMM's.
  *
  * Copyright (c) 2026, The egm authors.
  */
@@ -172,8 +172,11 @@ static struct inode *egm_window_inode(struct egm_window *w,
 	if (!inode)
 		return ERR_PTR(-ENOMEM);
 	inode->i_ino = get_next_ino();
-	/* memfd-like: whoever holds the fd may reopen it. */
-	inode->i_mode = S_IFREG | 0666;
+	/*
+	 * The carver's alone: a read-only reopen handed to another user
+	 * stays read-only. A broker gives a VMM the window with fchown().
+	 */
+	inode->i_mode = S_IFREG | 0600;
 	inode->i_uid = current_fsuid();
 	inode->i_gid = current_fsgid();
 	inode->i_op = &egm_window_iops;

@@ -1569,6 +1569,8 @@ TEST_F(egm, unprivileged_scm_rights)
 		_exit(unpriv_vmm(sv[1], len));
 	}
 	close(sv[1]);
+	/* As a broker does: the window is the VMM's user's, then passed. */
+	ASSERT_EQ(0, fchown(wfd, NOBODY, NOBODY));
 	ASSERT_EQ(0, send_fd(sv[0], wfd));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
@@ -1577,6 +1579,65 @@ TEST_F(egm, unprivileged_scm_rights)
 	EXPECT_EQ(-1, egm_check(p, len, 22, false, NULL, 0));
 	close(sv[0]);
 	munmap(p, len);
+	close(wfd);
+}
+
+/* What another user can do with a read-only reopen of @ro: 0, or a step. */
+static int readonly_other_user(int ro, __u64 len)
+{
+	char path[64];
+	void *p;
+	int fd;
+
+	if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
+		return 1;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", ro);
+	fd = open(path, O_RDWR);
+	if (fd >= 0 || errno != EACCES)
+		return 2;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0);
+	if (p != MAP_FAILED || errno != EACCES)
+		return 3;
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, ro, 0);
+	if (p == MAP_FAILED)
+		return 4;
+	return 0;
+}
+
+/*
+ * A window is 0600, its carver's: a read-only reopen handed to another
+ * user stays read-only for reopening and mmap. fchown() is how a broker
+ * hands a VMM under another user the whole window.
+ */
+TEST_F(egm, readonly_fd_stays_readonly)
+{
+	__u64 len = pmd_size();
+	int wfd, ro, status;
+	char path[64];
+	struct stat st;
+	pid_t pid;
+
+	ASSERT_EQ(0, getuid()) TH_LOG("this test needs root to drop privileges");
+	ASSERT_EQ(0, egm_alloc(self->fd, self->regions[0].pxm, len, len, &wfd));
+	ASSERT_EQ(0, fstat(wfd, &st));
+	EXPECT_EQ(0600, st.st_mode & 07777);
+	EXPECT_EQ(0, st.st_uid);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", wfd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, ro);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, len, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, ro, 0));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(wfd);
+		_exit(readonly_other_user(ro, len));
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("step %d", WEXITSTATUS(status));
+	close(ro);
 	close(wfd);
 }
 

@@ -2258,31 +2258,6 @@ static char *pud_map(int fd, const struct egm_region_info *regions, __u32 n,
 	return p;
 }
 
-/* How many kernel log records since @kmsg name @what. */
-static int kmsg_count(int kmsg, const char *what)
-{
-	char buf[1024];
-	ssize_t n;
-	int hits = 0;
-
-	while ((n = read(kmsg, buf, sizeof(buf) - 1)) > 0 || errno == EPIPE) {
-		if (n <= 0)
-			continue;
-		buf[n] = 0;
-		hits += !!strstr(buf, what);
-	}
-	return hits;
-}
-
-static int kmsg_open_end(void)
-{
-	int kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-
-	if (kmsg >= 0)
-		lseek(kmsg, 0, SEEK_END);
-	return kmsg;
-}
-
 /*
  * mprotect() to PROT_NONE and back over a PUD-mapped window keeps the
  * data, with no warning (patches/0021: x86 pud_present() did not count a
@@ -2296,11 +2271,11 @@ TEST_F(egm, mprotect_pud)
 
 	p = pud_map(self->fd, self->regions, self->nregions, len, 21, &wfd);
 	ASSERT_NE(NULL, p) TH_LOG("no clean 1 GiB window mapped with a PUD");
-	kmsg = kmsg_open_end();
+	kmsg = egm_kmsg_open();
 	ASSERT_LE(0, kmsg);
 	ASSERT_EQ(0, mprotect(p, len, PROT_NONE));
 	ASSERT_EQ(0, mprotect(p, len, PROT_READ | PROT_WRITE));
-	EXPECT_EQ(0, kmsg_count(kmsg, "WARNING"));
+	EXPECT_FALSE(egm_kmsg_find(kmsg, "WARNING", "", 0));
 	close(kmsg);
 	EXPECT_EQ(-1, egm_check(p, len, 21, false, NULL, 0));
 	ASSERT_EQ(0, munmap(p, len));
@@ -2323,12 +2298,12 @@ TEST_F(egm, mremap_pud)
 	to = pud_map(self->fd, self->regions, self->nregions, 4 * len, 22, &wfd);
 	ASSERT_NE(NULL, to) TH_LOG("no clean 1 GiB window mapped with a PUD");
 	p = to;
-	kmsg = kmsg_open_end();
+	kmsg = egm_kmsg_open();
 	ASSERT_LE(0, kmsg);
 
 	q = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to + len);
 	ASSERT_EQ(to + len, q);
-	EXPECT_EQ(0, kmsg_count(kmsg, "bad pud"));
+	EXPECT_FALSE(egm_kmsg_find(kmsg, "bad pud", "", 0));
 	before = egm_minflt();
 	EXPECT_EQ(-1, egm_check(q, len, 22, false, NULL, 0));
 	faults = egm_minflt() - before;
@@ -2338,7 +2313,7 @@ TEST_F(egm, mremap_pud)
 	p = mremap(q, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
 		   to + 3 * len - pmd_size());
 	ASSERT_EQ(to + 3 * len - pmd_size(), p);
-	EXPECT_EQ(0, kmsg_count(kmsg, "bad pud"));
+	EXPECT_FALSE(egm_kmsg_find(kmsg, "bad pud", "", 0));
 	before = egm_minflt();
 	EXPECT_EQ(-1, egm_check(p, len, 22, false, NULL, 0));
 	faults = egm_minflt() - before;

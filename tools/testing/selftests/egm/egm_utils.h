@@ -154,6 +154,45 @@ static inline void egm_touch(void *p, size_t length)
 		c[off] = 1;
 }
 
+/* /dev/kmsg, positioned after the messages logged so far; -1 on error. */
+static inline int egm_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Wait up to @ms milliseconds for a kernel message that contains both @a
+ * and @b.
+ */
+static inline bool egm_kmsg_find(int fd, const char *a, const char *b, int ms)
+{
+	char buf[2048];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = 0;
+			if (strstr(buf, a) && strstr(buf, b))
+				return true;
+			continue;
+		}
+		/* EPIPE: records were overwritten; the next read goes on. */
+		if (n < 0 && errno == EPIPE)
+			continue;
+		if (ms <= 0)
+			return false;
+		usleep(10 * 1000);
+		ms -= 10;
+	}
+}
+
 /*
  * Data patterns: every 64-bit word encodes a seed and its own offset, so a
  * page that shows up at the wrong place or in the wrong window is caught.

@@ -29,6 +29,7 @@
 #include <linux/iommufd.h>
 #include <linux/memfd.h>
 
+#include "bench.h"
 #include "iommufd_test.h"
 
 #define SZ_2M		(2ULL << 20)
@@ -109,19 +110,6 @@ static double now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 struct ioas {

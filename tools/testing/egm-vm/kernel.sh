@@ -28,19 +28,25 @@ prepare() {
 		tar -C "$EGM_CACHE/src" -xf "$EGM_CACHE/$v.tar.xz"
 	fi
 
-	# Swap the applied series for the repo's only when it changed, so an
-	# unchanged series leaves every timestamp alone.
+	# Swap the applied series for the repo's only when it changed, and
+	# then only past the patches both share, so that an unchanged patch
+	# leaves the timestamps of the files it touches alone.
 	if ! diff -qr "$EGM_REPO/patches" "$applied" >/dev/null 2>&1; then
-		local p
-		if [ -d "$applied" ]; then
-			for p in $(ls -r "$applied"/*.patch 2>/dev/null); do
-				(cd "$src" && git apply -R -p1 "$p") ||
-					egm_die "cannot revert $(basename "$p"); remove $src to start over"
-			done
-		fi
+		local p n keep=0 old=() new=()
+		for p in "$applied"/*.patch; do [ -e "$p" ] && old+=("$p"); done
+		for p in "$EGM_REPO"/patches/*.patch; do [ -e "$p" ] && new+=("$p"); done
+		while [ "$keep" -lt "${#old[@]}" ] && [ "$keep" -lt "${#new[@]}" ] &&
+		      [ "$(basename "${old[$keep]}")" = "$(basename "${new[$keep]}")" ] &&
+		      cmp -s "${old[$keep]}" "${new[$keep]}"; do
+			keep=$((keep + 1))
+		done
+		for ((n = ${#old[@]} - 1; n >= keep; n--)); do
+			(cd "$src" && git apply -R -p1 "${old[$n]}") ||
+				egm_die "cannot revert $(basename "${old[$n]}"); remove $src to start over"
+		done
 		rm -rf "$applied"
-		for p in "$EGM_REPO"/patches/*.patch; do
-			[ -e "$p" ] || continue
+		for ((n = keep; n < ${#new[@]}; n++)); do
+			p=${new[$n]}
 			egm_log "applying $(basename "$p")"
 			(cd "$src" && git apply -p1 "$p") ||
 				egm_die "patch $(basename "$p") does not apply to $v"

@@ -29,17 +29,6 @@
 #define BUS_MCEERR_AR 4
 #endif
 
-/* The mapping sizes of one PMD and one PUD entry. */
-static unsigned long pmd_size(void)
-{
-	return PAGE_SIZE * (PAGE_SIZE / 8);
-}
-
-static unsigned long pud_size(void)
-{
-	return pmd_size() * (PAGE_SIZE / 8);
-}
-
 #define ALIGN_DOWN(x, a)	((x) / (a) * (a))
 #define ALIGN_UP(x, a)		ALIGN_DOWN((x) + (a) - 1, (a))
 #define NOBODY			65534

@@ -43,6 +43,17 @@ static __attribute__((constructor)) void egm_setup_sizes(void)
 	PAGE_SIZE = sysconf(_SC_PAGESIZE);
 }
 
+/* The mapping sizes of one PMD and one PUD entry. */
+static inline unsigned long pmd_size(void)
+{
+	return PAGE_SIZE * (PAGE_SIZE / 8);
+}
+
+static inline unsigned long pud_size(void)
+{
+	return pmd_size() * (PAGE_SIZE / 8);
+}
+
 /* As in iommufd_utils.h, which a test may include too. */
 #ifndef EXPECT_ERRNO
 #define EXPECT_ERRNO(expected_errno, cmd)         \

@@ -9,10 +9,16 @@
  *                                 only to wait out the faults in flight
  *
  *   iommufd's iopt domains_rwsem  (unmap_phys() from iopt_release_pages())
+ *   memory_failure()'s mf_mutex and pfn_space_lock (notify_failure())
  *     egm_region.windows_lock     also taken in map_phys(), with no
  *                                 iommufd lock held
  *       iopt_pages.mutex          revoking a window's imports
  *       i_mmap_rwsem              unmap_mapping_range() of a revoked window
+ *                                 or of a poisoned page
+ *
+ *   memory_failure()'s mutexes nest outside revoke_rwsem too, which
+ *   notify_failure() takes for write alone to wait out faults: pfn
+ *   address spaces are (un)registered with no egm lock held.
  *
  *   egm_allocator.lock is a leaf, taken with none of the above held; the
  *   maple tree uses it as its external lock. egm_registry_lock nests
@@ -197,6 +203,8 @@ struct egm_scrub_req {
  * @desc: what the region was created from
  * @nr_gpus: number of entries in @gpus
  * @gpus: the GPUs that report the region, referenced, linked from sysfs
+ * @pfn_space: hears of every memory failure in the region
+ * @memfail_registered: @pfn_space is registered
  */
 struct egm_region {
 	struct kref kref;
@@ -220,6 +228,8 @@ struct egm_region {
 	struct egm_region_desc desc;
 	unsigned int nr_gpus;
 	struct pci_dev **gpus;
+	struct pfn_address_space pfn_space;
+	bool memfail_registered;
 };
 
 /**
@@ -237,9 +247,12 @@ struct egm_region {
  * @revoked: the region went away; no new mapping may be made
  * @node: entry in egm_region.windows
  * @imports: iommufd imports of the window; egm_region.windows_lock
- * @pfn_space: routes memory failures of the window's pages to the driver
+ * @pfn_space: tells memory_failure() where the window's pages are mapped
  * @memfail_registered: @pfn_space is registered
- * @poison_work: zaps the window's mappings after a page was poisoned
+ * @events: EGM_WINDOW_EVENT_* not yet cleared by EGM_WINDOW_INFO
+ * @event_wq: woken when @events gains a bit
+ * @nr_dma_revoked: imports revoked because a page they reach was
+ *		    poisoned; egm_region.windows_lock
  */
 struct egm_window {
 	struct egm_region *region;
@@ -256,7 +269,9 @@ struct egm_window {
 	struct list_head imports;
 	struct pfn_address_space pfn_space;
 	bool memfail_registered;
-	struct work_struct poison_work;
+	atomic_t events;
+	wait_queue_head_t event_wq;
+	u32 nr_dma_revoked;
 };
 
 static inline phys_addr_t egm_window_phys(const struct egm_window *w)
@@ -327,8 +342,22 @@ u32 egm_window_bad_page(struct egm_window *w, unsigned long off);
 long egm_window_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 
 /* memfail.c */
+int egm_region_memfail_register(struct egm_region *r);
+void egm_region_memfail_unregister(struct egm_region *r);
 int egm_window_memfail_register(struct egm_window *w);
 void egm_window_memfail_unregister(struct egm_window *w);
+#ifdef CONFIG_EGM_DEBUG
+void egm_memfail_debugfs_init(void);
+void egm_memfail_debugfs_exit(void);
+#else
+static inline void egm_memfail_debugfs_init(void)
+{
+}
+
+static inline void egm_memfail_debugfs_exit(void)
+{
+}
+#endif
 
 /* fault.c */
 extern const struct vm_operations_struct egm_vm_ops;
@@ -344,6 +373,8 @@ unsigned long egm_window_get_unmapped_area(struct file *file,
 int egm_iommufd_init(void);
 void egm_iommufd_exit(void);
 void egm_window_revoke_imports(struct egm_window *w);
+unsigned int egm_window_revoke_imports_at(struct egm_window *w,
+					  phys_addr_t pa);
 #else
 static inline int egm_iommufd_init(void)
 {
@@ -356,6 +387,12 @@ static inline void egm_iommufd_exit(void)
 
 static inline void egm_window_revoke_imports(struct egm_window *w)
 {
+}
+
+static inline unsigned int egm_window_revoke_imports_at(struct egm_window *w,
+							phys_addr_t pa)
+{
+	return 0;
 }
 #endif
 

@@ -6,8 +6,8 @@
  * reference on the file for as long as any IOAS maps it, so the window stays
  * allocated, and is neither zeroed nor reused, until the last mapping is
  * gone. The IOMMU maps what the CPU maps: a substituted page's spare, and
- * nothing for a hole. When the region goes away, or a page of the window
- * is poisoned, every import of the window is revoked.
+ * nothing for a hole. When the region goes away every import of the
+ * window is revoked; when a page is poisoned, every import that reaches it.
  *
  * Copyright (c) 2026, The egm authors.
  */
@@ -23,11 +23,15 @@
  * @node: entry in egm_window.imports
  * @imp: iommufd's handle, for iommufd_phys_revoke()
  * @vecs: the runs lent to iommufd, until unmap_phys
+ * @nr_vecs: number of @vecs
+ * @revoked: iommufd_phys_revoke() was called on @imp
  */
 struct egm_import {
 	struct list_head node;
 	struct iommufd_phys_import *imp;
 	struct iommufd_phys_vec *vecs;
+	unsigned int nr_vecs;
+	bool revoked;
 };
 
 /**
@@ -142,32 +146,28 @@ static int egm_map_phys(struct file *file, u64 start, u64 length,
 	e->imp = imp;
 
 	/*
-	 * Build the runs and join the window's imports under the same lock,
-	 * so that a page poisoned after the runs were built finds the import
-	 * to revoke. Poison is recorded without the lock, so the number of
-	 * runs can change between counting and filling: count again.
+	 * Build the runs and join the window's imports under the lock that
+	 * poison is recorded under, so that a page poisoned after the runs
+	 * were built finds the import to revoke.
 	 */
 	mutex_lock(&r->windows_lock);
 	nr = egm_window_phys_runs(w, start, length, NULL, 0);
-	for (;;) {
-		vecs = NULL;
-		if (nr) {
-			vecs = kvcalloc(nr, sizeof(*vecs), GFP_KERNEL_ACCOUNT);
-			if (!vecs) {
-				ret = -ENOMEM;
-				break;
-			}
-		}
+	vecs = NULL;
+	if (nr) {
+		vecs = kvcalloc(nr, sizeof(*vecs), GFP_KERNEL_ACCOUNT);
+		if (!vecs)
+			ret = -ENOMEM;
+	}
+	if (!ret) {
 		got = egm_window_phys_runs(w, start, length, vecs, nr);
-		if (got <= nr)
-			break;
-		kvfree(vecs);
-		nr = got;
+		if (WARN_ON_ONCE(got != nr))
+			ret = -EAGAIN;
 	}
 	if (!ret && w->revoked)
 		ret = -ENODEV;
 	if (!ret) {
 		e->vecs = vecs;
+		e->nr_vecs = got;
 		list_add_tail(&e->node, &w->imports);
 	}
 	mutex_unlock(&r->windows_lock);
@@ -217,8 +217,43 @@ void egm_window_revoke_imports(struct egm_window *w)
 	struct egm_import *e;
 
 	lockdep_assert_held(&w->region->windows_lock);
-	list_for_each_entry(e, &w->imports, node)
+	list_for_each_entry(e, &w->imports, node) {
 		iommufd_phys_revoke(e->imp);
+		e->revoked = true;
+	}
+}
+
+/**
+ * egm_window_revoke_imports_at() - stop the DMA that reaches a page
+ * @w: the window; the caller holds its region's windows_lock
+ * @pa: physical address of the page
+ *
+ * Return: the number of imports newly revoked.
+ */
+unsigned int egm_window_revoke_imports_at(struct egm_window *w,
+					  phys_addr_t pa)
+{
+	struct egm_import *e;
+	unsigned int i, n = 0;
+
+	lockdep_assert_held(&w->region->windows_lock);
+	list_for_each_entry(e, &w->imports, node) {
+		if (e->revoked)
+			continue;
+		for (i = 0; i < e->nr_vecs; i++) {
+			struct iommufd_phys_vec *v = &e->vecs[i];
+
+			if (pa >= v->phys.paddr &&
+			    pa - v->phys.paddr < v->phys.len)
+				break;
+		}
+		if (i == e->nr_vecs)
+			continue;
+		iommufd_phys_revoke(e->imp);
+		e->revoked = true;
+		n++;
+	}
+	return n;
 }
 
 static struct iommufd_phys_provider egm_phys_provider = {

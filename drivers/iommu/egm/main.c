@@ -276,6 +276,7 @@ static int __init egm_init(void)
 	ret = misc_register(&egm_misc);
 	if (ret)
 		goto err_iommufd;
+	egm_memfail_debugfs_init();
 	return 0;
 
 err_iommufd:
@@ -288,6 +289,7 @@ err_regions:
 
 static void __exit egm_exit(void)
 {
+	egm_memfail_debugfs_exit();
 	misc_deregister(&egm_misc);
 	egm_iommufd_exit();
 	egm_regions_unregister();

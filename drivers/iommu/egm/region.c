@@ -176,6 +176,7 @@ static void egm_region_release(struct kref *kref)
 {
 	struct egm_region *r = container_of(kref, struct egm_region, kref);
 
+	egm_region_memfail_unregister(r);
 	egm_allocator_destroy(&r->alloc);
 	xa_destroy(&r->bad);
 	memunmap(r->kaddr);
@@ -284,7 +285,7 @@ bool egm_region_range_bad(struct egm_region *r, unsigned long pgoff,
  * @r: the region
  * @pgoff: page offset in the region
  * @flags: EGM_PAGE_RETIRED or EGM_PAGE_POISONED
- * @gfp: allocation context; GFP_ATOMIC from the memory failure path
+ * @gfp: allocation context
  *
  * Return: 1 if the page was not yet recorded with @flags, 0 if it was, or
  * a negative errno.
@@ -370,9 +371,14 @@ static int egm_region_probe(struct platform_device *pdev)
 	if (ret)
 		goto err_unmap;
 
-	ret = egm_region_link_gpus(r);
+	/* Before anything is zeroed or handed out: no failure goes unheard. */
+	ret = egm_region_memfail_register(r);
 	if (ret)
 		goto err_unmap;
+
+	ret = egm_region_link_gpus(r);
+	if (ret)
+		goto err_memfail;
 
 	/* Everything starts dirty: the scrubber zeroes it in the background. */
 	ret = egm_scrub_start(r);
@@ -394,6 +400,8 @@ err_scrub:
 	egm_scrub_stop(r);
 err_unlink:
 	egm_region_unlink_gpus(r);
+err_memfail:
+	egm_region_memfail_unregister(r);
 err_unmap:
 	memunmap(r->kaddr);
 err_release:

@@ -10,6 +10,7 @@
  *
  * Copyright (c) 2026, The egm authors.
  */
+#include <linux/capability.h>
 #include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -137,17 +138,24 @@ static int egm_window_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* Readable once the window is zeroed, for EGM_ALLOC_ASYNC. */
+/*
+ * Readable once the window is zeroed, for EGM_ALLOC_ASYNC; EPOLLPRI while
+ * it has events that EGM_WINDOW_INFO has not cleared.
+ */
 static __poll_t egm_window_poll(struct file *file, poll_table *pt)
 {
 	struct egm_window *w = file->private_data;
+	__poll_t mask = 0;
 
+	poll_wait(file, &w->event_wq, pt);
+	if (atomic_read(&w->events))
+		mask |= EPOLLPRI;
 	if (!w->scrub)
-		return EPOLLIN | EPOLLRDNORM;
+		return mask | EPOLLIN | EPOLLRDNORM;
 	poll_wait(file, &w->scrub->wq, pt);
 	if (atomic_long_read(&w->scrub->left))
-		return 0;
-	return EPOLLIN | EPOLLRDNORM;
+		return mask;
+	return mask | EPOLLIN | EPOLLRDNORM;
 }
 
 const struct file_operations egm_window_fops = {
@@ -344,6 +352,7 @@ struct file *egm_window_create(struct egm_region *r, u64 length, u64 align,
 	xa_init(&w->subst);
 	INIT_LIST_HEAD(&w->node);
 	INIT_LIST_HEAD(&w->imports);
+	init_waitqueue_head(&w->event_wq);
 
 	dirty = bitmap_zalloc(egm_allocator_chunks(w->npages),
 			      GFP_KERNEL_ACCOUNT);
@@ -438,7 +447,7 @@ static int egm_window_info(struct egm_window *w, struct egm_window_info *info)
 	u32 n = 0, nsubst = 0, cap = info->num_bad_pages;
 	void *entry;
 
-	if (info->flags || info->__reserved)
+	if ((info->flags & ~EGM_WINDOW_INFO_CLEAR_EVENTS) || info->__reserved)
 		return -EOPNOTSUPP;
 
 	info->pxm = r->pxm;
@@ -448,6 +457,10 @@ static int egm_window_info(struct egm_window *w, struct egm_window_info *info)
 	info->page_size = PAGE_SIZE;
 	info->alloc_flags = w->alloc_flags;
 	info->pending = egm_scrub_pending_bytes(w);
+	info->events = atomic_read(&w->events);
+	info->num_dma_revoked = READ_ONCE(w->nr_dma_revoked);
+	/* As device-dax's resource attribute: for the administrator only. */
+	info->phys_addr = capable(CAP_SYS_ADMIN) ? egm_window_phys(w) : 0;
 
 	xa_for_each_range(&r->bad, idx, entry, w->pgoff, last) {
 		struct egm_bad_page bad = {
@@ -498,5 +511,8 @@ long egm_window_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ret;
 	if (copy_to_user(uarg, &info, min_t(u32, usize, sizeof(info))))
 		return -EFAULT;
+	/* Only what was reported: a bit set since stays set. */
+	if (info.flags & EGM_WINDOW_INFO_CLEAR_EVENTS)
+		atomic_andnot(info.events, &w->events);
 	return ret;
 }

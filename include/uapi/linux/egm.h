@@ -206,9 +206,32 @@ struct egm_bad_page {
 };
 
 /**
+ * enum egm_window_info_flags - Flags for EGM_WINDOW_INFO
+ * @EGM_WINDOW_INFO_CLEAR_EVENTS: Clear the events reported in @events
+ */
+enum egm_window_info_flags {
+	EGM_WINDOW_INFO_CLEAR_EVENTS = 1 << 0,
+};
+
+/**
+ * enum egm_window_events - What happened to a window
+ * @EGM_WINDOW_EVENT_POISON: A page of the window was poisoned. It is
+ *                           listed in the bad pages; the CPU mappings
+ *                           around it were zapped and fault back in
+ * @EGM_WINDOW_EVENT_DMA_REVOKED: IOMMU_IOAS_MAP_FILE imports that reach a
+ *                                poisoned page were revoked: devices fault
+ *                                on all of their IOVA range until it is
+ *                                unmapped and mapped again around the page
+ */
+enum egm_window_events {
+	EGM_WINDOW_EVENT_POISON = 1 << 0,
+	EGM_WINDOW_EVENT_DMA_REVOKED = 1 << 1,
+};
+
+/**
  * struct egm_window_info - ioctl(EGM_WINDOW_INFO) on a window fd
  * @size: sizeof(struct egm_window_info)
- * @flags: Must be 0
+ * @flags: Combination of enum egm_window_info_flags
  * @pxm: Proximity domain of the window's region
  * @numa_node: NUMA node of the window's region, or -1
  * @length: Window length in bytes
@@ -224,6 +247,14 @@ struct egm_bad_page {
  * @num_substituted: Output: how many of the bad pages are substituted
  * @pending: Output: bytes of the window not zeroed yet (EGM_ALLOC_ASYNC),
  *           counted by chunks of 2 MiB
+ * @events: Output: enum egm_window_events that happened and were not
+ *          cleared yet; poll() reports EPOLLPRI while there are any
+ * @num_dma_revoked: Output: how many IOMMU_IOAS_MAP_FILE imports of the
+ *                   window were revoked because a page they reach was
+ *                   poisoned
+ * @phys_addr: Output: physical address of the window's first page, to
+ *             match the addresses that memory error reports give; 0
+ *             unless the caller has CAP_SYS_ADMIN
  *
  * Describe the window and list its bad pages: those substituted by spare
  * pages, and the holes, which are never mapped. A CPU access to a hole
@@ -245,6 +276,9 @@ struct egm_window_info {
 	__u32 alloc_flags;
 	__u32 num_substituted;
 	__aligned_u64 pending;
+	__u32 events;
+	__u32 num_dma_revoked;
+	__aligned_u64 phys_addr;
 };
 
 #define EGM_WINDOW_INFO _IO(EGM_TYPE, EGM_CMD_WINDOW_INFO)

@@ -23,6 +23,12 @@
 /* Firmware records retired pages at this granularity, whatever PAGE_SIZE. */
 #define EGM_RETIRED_GRANULE	SZ_4K
 
+bool egm_allow_no_retired_table;
+module_param_named(allow_no_retired_table, egm_allow_no_retired_table, bool,
+		   0444);
+MODULE_PARM_DESC(allow_no_retired_table,
+		 "Use firmware regions that have no retired-page table, as if no page were retired (unsafe)");
+
 /**
  * egm_retired_parse() - walk a firmware retired-page table
  * @table: the table as mapped: little-endian u64 count, then count u64
@@ -83,8 +89,9 @@ static int egm_retired_add(void *arg, unsigned long pgoff)
  * egm_retired_load() - record the pages firmware retired in a region
  * @r: the region, not yet visible to users
  *
- * A table address of 0 is a firmware bug; the region is then used as if no
- * page were retired.
+ * A table address of 0 from firmware is a bug that may hide bad pages: the
+ * region is refused unless egm.allow_no_retired_table is set. Regions of
+ * egm.regions= have no table.
  *
  * Return: 0, or a negative errno if the table cannot be trusted.
  */
@@ -96,8 +103,14 @@ int egm_retired_load(struct egm_region *r)
 	void *map;
 	int ret;
 
+	if (!pa && r->desc.from_param)
+		return 0;
+	if (!pa && !egm_allow_no_retired_table) {
+		dev_err(r->dev, FW_BUG "no retired-page table, so bad pages may be handed out; refusing the region (egm.allow_no_retired_table=1 uses it anyway)\n");
+		return -ENOENT;
+	}
 	if (!pa) {
-		dev_warn(r->dev, FW_BUG "no retired-page table; assuming no page is retired\n");
+		dev_warn(r->dev, FW_BUG "no retired-page table; egm.allow_no_retired_table is set, assuming no page is retired\n");
 		return 0;
 	}
 

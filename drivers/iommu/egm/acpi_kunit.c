@@ -108,10 +108,15 @@ static void egm_retired_test_granule(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, s.pgoff[1], (unsigned long)(0x1f000 / PAGE_SIZE));
 }
 
-/* A table address of 0 is a firmware bug: warn, retire nothing. */
+/*
+ * A firmware table address of 0 is a bug that may hide bad pages: the
+ * region is refused unless egm.allow_no_retired_table says otherwise.
+ * egm.regions= regions have no table and are not refused for it.
+ */
 static void egm_retired_test_zero_base(struct kunit *test)
 {
 	struct egm_region *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	bool allow = egm_allow_no_retired_table;
 
 	KUNIT_ASSERT_NOT_NULL(test, r);
 	r->dev = kunit_device_register(test, "egm-kunit");
@@ -119,7 +124,14 @@ static void egm_retired_test_zero_base(struct kunit *test)
 	r->base = BASE;
 	r->size = SIZE;
 	xa_init(&r->bad);
+	egm_allow_no_retired_table = false;
+	KUNIT_EXPECT_EQ(test, egm_retired_load(r), -ENOENT);
+	egm_allow_no_retired_table = true;
 	KUNIT_EXPECT_EQ(test, egm_retired_load(r), 0);
+	egm_allow_no_retired_table = false;
+	r->desc.from_param = true;
+	KUNIT_EXPECT_EQ(test, egm_retired_load(r), 0);
+	egm_allow_no_retired_table = allow;
 	KUNIT_EXPECT_EQ(test, r->nr_retired, 0UL);
 	KUNIT_EXPECT_TRUE(test, xa_empty(&r->bad));
 }

@@ -119,12 +119,14 @@ unsigned long egm_allocator_chunk_range(struct egm_allocator *a,
  * @size: size in bytes
  * @pxm: proximity domain
  * @retired_pa: physical address of the retired-page table, or 0
+ * @from_param: given by egm.regions=, which has no retired-page table
  */
 struct egm_region_desc {
 	u64 base;
 	u64 size;
 	u32 pxm;
 	u64 retired_pa;
+	bool from_param;
 };
 
 /**
@@ -312,6 +314,7 @@ typedef int (*egm_gpu_fn)(struct pci_dev *pdev, void *arg);
 int egm_retired_parse(const void *table, size_t len, u64 base, u64 size,
 		      int (*add)(void *arg, unsigned long pgoff), void *arg);
 int egm_retired_load(struct egm_region *r);
+extern bool egm_allow_no_retired_table;
 int egm_acpi_discover(void);
 int egm_region_walk_gpus(struct egm_region *r, egm_gpu_fn fn, void *arg);
 

@@ -73,6 +73,7 @@ int egm_param_discover(void)
 			       item);
 			continue;
 		}
+		d.from_param = true;
 		if (!egm_region_register(&d))
 			registered++;
 	}

@@ -42,6 +42,22 @@ static int egm_pxm_to_node(u32 pxm)
 #endif
 }
 
+/*
+ * Hidden RAM is absent from the memory map or marked reserved in it: not a
+ * PCI window, firmware tables or anything else that is claimed.
+ */
+static bool egm_range_hidden(u64 base, u64 size)
+{
+	int rsv = region_intersects(base, size, IORESOURCE_MEM,
+				    IORES_DESC_RESERVED);
+
+	if (rsv == REGION_INTERSECTS)
+		return true;
+	return rsv == REGION_DISJOINT &&
+	       region_intersects(base, size, IORESOURCE_MEM,
+				 IORES_DESC_NONE) == REGION_DISJOINT;
+}
+
 static bool egm_overlaps(u64 a, u64 alen, u64 b, u64 blen)
 {
 	return a < b + blen && b < a + alen;
@@ -119,6 +135,11 @@ int egm_region_register(const struct egm_region_desc *desc)
 		pr_err("PXM %u: range %#llx-%#llx overlaps System RAM\n",
 		       desc->pxm, desc->base, end - 1);
 		return -EINVAL;
+	}
+	if (!egm_range_hidden(desc->base, desc->size)) {
+		pr_err("PXM %u: range %#llx-%#llx overlaps memory that is not hidden RAM (see /proc/iomem)\n",
+		       desc->pxm, desc->base, end - 1);
+		return -EBUSY;
 	}
 
 	ret = egm_region_claim(desc, end, &rd, &id);

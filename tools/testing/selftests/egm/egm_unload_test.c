@@ -7,9 +7,9 @@
  * window filesystem's superblock holds the module until the file's mount
  * goes. With debug_evict_delay_ms (CONFIG_EGM_DEBUG) holding eviction
  * open, rmmod is tried over and over while the last file closes; it must
- * not succeed until the eviction is done. Reloads the module at the end,
- * from EGM_MODULE (/egm/modules/egm.ko), without rerunning its KUnit
- * suites.
+ * not succeed until the eviction is done. Then egm.regions= must refuse
+ * ranges that are not hidden RAM. Reloads the module from EGM_MODULE
+ * (/egm/modules/egm.ko), without rerunning its KUnit suites.
  *
  * Copyright (c) 2026, The egm authors.
  */
@@ -128,6 +128,89 @@ TEST(close_races_rmmod)
 	ASSERT_EQ(0, egm_query(fd, info, &n2));
 	EXPECT_EQ(n, n2);
 	close(fd);
+}
+
+/*
+ * The first top-level /proc/iomem range named @name that is at least
+ * @len long, in *start; false if there is none.
+ */
+static bool iomem_find(const char *name, unsigned long long len,
+		       unsigned long long *start)
+{
+	unsigned long long s, e;
+	char line[256], *n;
+	bool found = false;
+	FILE *f;
+
+	f = fopen("/proc/iomem", "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (line[0] == ' ' || sscanf(line, "%llx-%llx", &s, &e) != 2)
+			continue;
+		n = strstr(line, " : ");
+		if (n && !strncmp(n + 3, name, strlen(name)) && e - s + 1 >= len) {
+			*start = s;
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static int load(int kofd, const char *params)
+{
+	write_str(KUNIT_FILTER, "egm_unload_test_none");
+	return syscall(SYS_finit_module, kofd, params, 0);
+}
+
+/*
+ * egm.regions= takes only hidden RAM: ranges the memory map leaves out or
+ * marks reserved. A PCI window, ACPI storage or System RAM are refused,
+ * each with a message, and the firmware regions are still there.
+ */
+TEST(regions_param_refused)
+{
+	const char *ko = getenv("EGM_MODULE") ?: "/egm/modules/egm.ko";
+	unsigned long long pci, acpi, ram;
+	__u32 n = EGM_MAX_REGIONS, n2 = EGM_MAX_REGIONS;
+	struct egm_region_info info[EGM_MAX_REGIONS];
+	char params[256];
+	int kofd, fd, kmsg;
+
+	ASSERT_TRUE(iomem_find("PCI Bus", SZ_2M, &pci));
+	ASSERT_TRUE(iomem_find("ACPI", PAGE_SIZE, &acpi));
+	ASSERT_TRUE(iomem_find("System RAM", SZ_2M, &ram));
+	fd = open(EGM_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, egm_query(fd, info, &n));
+	close(fd);
+
+	kofd = open(ko, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, kofd);
+	ASSERT_EQ(0, syscall(SYS_delete_module, "egm", O_NONBLOCK));
+	kmsg = egm_kmsg_open();
+	ASSERT_LE(0, kmsg);
+	snprintf(params, sizeof(params),
+		 "regions=2M@%#llx:40,4K@%#llx:41,2M@%#llx:42", pci, acpi, ram);
+	ASSERT_EQ(0, load(kofd, params)) TH_LOG("finit_module(%s)", params);
+	EXPECT_TRUE(egm_kmsg_find(kmsg, "PXM 40:", "not hidden RAM", 2000));
+	EXPECT_TRUE(egm_kmsg_find(kmsg, "PXM 41:", "not hidden RAM", 2000));
+	EXPECT_TRUE(egm_kmsg_find(kmsg, "PXM 42:", "System RAM", 2000));
+	close(kmsg);
+	fd = open(EGM_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, egm_query(fd, info, &n2));
+	EXPECT_EQ(n, n2);
+	EXPECT_FALSE(egm_region_by_pxm(fd, 40, &info[0]));
+	EXPECT_FALSE(egm_region_by_pxm(fd, 41, &info[0]));
+	EXPECT_FALSE(egm_region_by_pxm(fd, 42, &info[0]));
+	close(fd);
+
+	/* Back as it was for the tests that follow. */
+	ASSERT_EQ(0, syscall(SYS_delete_module, "egm", O_NONBLOCK));
+	ASSERT_EQ(0, load(kofd, ""));
+	close(kofd);
 }
 
 TEST_HARNESS_MAIN

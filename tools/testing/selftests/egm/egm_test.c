@@ -1571,6 +1571,65 @@ TEST_F(egm, unprivileged_scm_rights)
 	close(wfd);
 }
 
+/*
+ * In a child: open /dev/egm as nobody, in group @gid or in none; 0 if it
+ * opens and QUERY works when @ok, or it fails with EACCES when not.
+ */
+static int open_as_nobody(gid_t gid, bool in_group, bool ok)
+{
+	struct egm_region_info infos[EGM_MAX_REGIONS];
+	__u32 n = EGM_MAX_REGIONS;
+	int fd;
+
+	if (setgroups(in_group ? 1 : 0, &gid) || setgid(NOBODY) ||
+	    setuid(NOBODY))
+		return 1;
+	fd = open(EGM_DEV, O_RDWR);
+	if (!ok)
+		return fd < 0 && errno == EACCES ? 0 : 2;
+	if (fd < 0 || egm_query(fd, infos, &n) || !n)
+		return 3;
+	return 0;
+}
+
+/*
+ * /dev/egm is root's alone; tools/egm/60-egm.rules gives it to the kvm
+ * group (GROUP="kvm", MODE="0660"). Do what the rule does and check that
+ * the group can carve and others still get EACCES.
+ */
+TEST_F(egm, dev_egm_group_rule)
+{
+	static const struct {
+		bool rule, in_group, ok;
+	} cases[] = {
+		{ false, true, false },	/* no rule: even kvm is refused */
+		{ true, true, true },	/* the rule: kvm may */
+		{ true, false, false },	/* ...and nobody else */
+	};
+	const gid_t kvm = 36;
+	struct stat st;
+	unsigned int i;
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, stat(EGM_DEV, &st));
+	EXPECT_EQ(0600, st.st_mode & 07777);
+	EXPECT_EQ(0, st.st_uid);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		ASSERT_EQ(0, chown(EGM_DEV, 0, cases[i].rule ? kvm : st.st_gid));
+		ASSERT_EQ(0, chmod(EGM_DEV, cases[i].rule ? 0660 : 0600));
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid)
+			_exit(open_as_nobody(kvm, cases[i].in_group,
+					     cases[i].ok));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_EQ(0, status) TH_LOG("case %u: status %#x", i, status);
+	}
+	EXPECT_EQ(0, chmod(EGM_DEV, 0600));
+	EXPECT_EQ(0, chown(EGM_DEV, 0, st.st_gid));
+}
+
 /* What another user can do with a read-only reopen of @ro: 0, or a step. */
 static int readonly_other_user(int ro, __u64 len)
 {

@@ -1365,7 +1365,9 @@ TEST_F(egm, window_info_errno)
 	EXPECT_ERRNO(EINVAL, ioctl(wfd, EGM_WINDOW_INFO, &big));
 
 	big.wi.size = sizeof(big.wi);
-	big.wi.flags = 1;
+	big.wi.flags = EGM_WINDOW_INFO_CLEAR_EVENTS;
+	EXPECT_EQ(0, ioctl(wfd, EGM_WINDOW_INFO, &big));
+	big.wi.flags = EGM_WINDOW_INFO_CLEAR_EVENTS << 1;
 	EXPECT_ERRNO(EOPNOTSUPP, ioctl(wfd, EGM_WINDOW_INFO, &big));
 	big.wi.flags = 0;
 	big.wi.__reserved = 1;

@@ -167,6 +167,14 @@ static bool egm_gap_down(struct egm_allocator *a, unsigned long to,
 	return true;
 }
 
+/* @page is avoided because its chunk is not clean. */
+static bool egm_dirty_avoided(struct egm_allocator *a, unsigned long page,
+			      unsigned int avoid)
+{
+	return (avoid & EGM_ALLOCATOR_CLEAN) &&
+	       !test_bit(page / EGM_CHUNK_PAGES, a->clean);
+}
+
 /* The lowest aligned fit in [gs, ge], or ULONG_MAX. */
 static unsigned long egm_fit_up(struct egm_allocator *a, unsigned long gs,
 				unsigned long ge, unsigned long n,
@@ -179,6 +187,9 @@ static unsigned long egm_fit_up(struct egm_allocator *a, unsigned long gs,
 			      ULONG_MAX;
 		if (bad == ULONG_MAX)
 			return s;
+		/* A dirty chunk is avoided whole: past it, not page by page. */
+		if (egm_dirty_avoided(a, bad, avoid))
+			bad = (bad / EGM_CHUNK_PAGES + 1) * EGM_CHUNK_PAGES - 1;
 		s = ALIGN(bad + 1, align);
 	}
 	return ULONG_MAX;
@@ -199,6 +210,8 @@ static unsigned long egm_fit_down(struct egm_allocator *a, unsigned long gs,
 			      ULONG_MAX;
 		if (bad == ULONG_MAX)
 			return s;
+		if (egm_dirty_avoided(a, bad, avoid))
+			bad = bad / EGM_CHUNK_PAGES * EGM_CHUNK_PAGES;
 		if (bad < gs + n)
 			break;
 		s = ALIGN_DOWN(bad - n, align);

@@ -204,7 +204,7 @@ static ssize_t egm_inject_write(struct file *file, const char __user *ubuf,
 		return ret;
 	inj.pfn = PHYS_PFN(pa);
 	INIT_WORK_ONSTACK(&inj.work, egm_inject_work);
-	queue_work(system_unbound_wq, &inj.work);
+	queue_work(system_dfl_wq, &inj.work);
 	flush_work(&inj.work);
 	destroy_work_on_stack(&inj.work);
 	return inj.ret ?: count;

@@ -59,6 +59,12 @@ for coll in ${EGM_SELFTESTS-egm iommu}; do
 	mkdir -p "$inst" "$out/build/$coll"
 	"${kself[@]}" -s --no-print-directory emit_tests COLLECTION="$coll" 2>/dev/null |
 		sed -n "s|^$coll:||p" > "$inst/tests.list" || true
+	# The long tests run only when EGM_LONG=1 (.ci/run sets it).
+	if [ "${EGM_LONG:-0}" != 1 ]; then
+		grep -v -x -F -f "$EGM_BENCH/long-tests.txt" "$inst/tests.list" \
+			> "$inst/tests.list.short" || true
+		mv "$inst/tests.list.short" "$inst/tests.list"
+	fi
 	sed "s|^|kselftest/$coll/|" "$inst/tests.list" >> "$expected"
 	if ! egm_quiet "selftests/$coll" "$logs/selftests-$coll-$arch-$flavor.log" \
 		"${kself[@]}" INSTALL_PATH="$inst" install; then

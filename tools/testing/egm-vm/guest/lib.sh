@@ -2,6 +2,10 @@
 # Helpers for the guest scripts; sourced.
 . /egm/platform.env
 R=/egm/results
+# The fuzzer's and the stress test's knobs, when the host set them.
+for v in EGM_FUZZ_OPS EGM_FUZZ_SEED EGM_STRESS_SECONDS; do
+	eval "[ -z \"\${$v:-}\" ] || export $v"
+done
 
 # A progress line: the host shows these while the guest runs.
 say() { echo "egm-guest: $*"; }

@@ -159,6 +159,11 @@ static int egm_ioctl_alloc(struct egm_ucmd *ucmd)
 		egm_region_put(r);
 		return -EINVAL;
 	}
+	/* Before anything is sized by it: no region holds more than itself. */
+	if (a->length > r->size) {
+		egm_region_put(r);
+		return -ENOSPC;
+	}
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {

@@ -276,6 +276,8 @@ TEST_F(egm, query_enospc)
 	q.regions_uptr = (uintptr_t)infos;
 	EXPECT_ERRNO(ENOSPC, ioctl(self->fd, EGM_QUERY, &q));
 	EXPECT_EQ(self->nregions, q.num_regions);
+	/* clean moves while the background scrubber works. */
+	infos[0].clean = self->regions[0].clean;
 	EXPECT_EQ(0, memcmp(&infos[0], &self->regions[0], sizeof(infos[0])));
 	/* Nothing past the capacity. */
 	EXPECT_EQ(0xa5a5a5a5, infos[1].id);
@@ -323,7 +325,12 @@ TEST_F(egm, query_entry_size)
 	ASSERT_EQ(0, ioctl(self->fd, EGM_QUERY, &q));
 	ASSERT_EQ(self->nregions, q.num_regions);
 	for (i = 0; i < self->nregions; i++) {
-		EXPECT_EQ(0, memcmp(buf + i * big, &self->regions[i], esz));
+		struct egm_region_info got;
+
+		/* clean moves while the background scrubber works. */
+		memcpy(&got, buf + i * big, esz);
+		got.clean = self->regions[i].clean;
+		EXPECT_EQ(0, memcmp(&got, &self->regions[i], esz));
 		for (k = esz; k < big; k++)
 			EXPECT_EQ(0, buf[i * big + k]);
 	}

@@ -55,6 +55,7 @@ int egm_allocator_init(struct egm_allocator *a, unsigned long pages,
 		return -ENOMEM;
 	}
 	mutex_init(&a->lock);
+	init_waitqueue_head(&a->inflight_wq);
 	mt_init_flags(&a->mt, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_LOCK_EXTERN);
 	mt_set_external_lock(&a->mt, &a->lock);
 	a->pages = pages;
@@ -265,6 +266,16 @@ static void egm_take_chunks(struct egm_allocator *a, unsigned long s,
 	}
 }
 
+/* A chunk of [s, s + n) is being zeroed by the background scrubber. */
+static bool egm_range_inflight(struct egm_allocator *a, unsigned long s,
+			       unsigned long n)
+{
+	unsigned long last = (s + n - 1) / EGM_CHUNK_PAGES;
+
+	return find_next_bit(a->inflight, last + 1, s / EGM_CHUNK_PAGES) <=
+	       last;
+}
+
 /**
  * egm_allocator_alloc() - allocate an aligned range
  * @a: the allocator
@@ -314,6 +325,22 @@ int egm_allocator_alloc(struct egm_allocator *a, unsigned long npages,
 unlock:
 	mutex_unlock(&a->lock);
 	return ret;
+}
+
+/**
+ * egm_allocator_wait_scrubbed() - wait out background zeroing of a range
+ * @a: the allocator
+ * @start: first page of an allocated range
+ * @npages: its length
+ *
+ * The background scrubber does not hold the chunk it zeroes, so an
+ * allocation can get it meanwhile: the new owner must not use the range
+ * before the scrubber is done with it, or it zeroes what the owner wrote.
+ */
+void egm_allocator_wait_scrubbed(struct egm_allocator *a, unsigned long start,
+				 unsigned long npages)
+{
+	wait_event(a->inflight_wq, !egm_range_inflight(a, start, npages));
 }
 
 /**
@@ -439,7 +466,7 @@ bool egm_allocator_next_dirty(struct egm_allocator *a, unsigned long from,
 		if (!test_bit(c, a->inflight) && egm_chunk_free(a, c, &next)) {
 			/* From now on, an allocation of it shows. */
 			__clear_bit(c, a->touched);
-			__set_bit(c, a->inflight);
+			set_bit(c, a->inflight);
 			*chunk = c;
 			found = true;
 			break;
@@ -462,13 +489,14 @@ bool egm_allocator_set_clean(struct egm_allocator *a, unsigned long chunk)
 	bool clean = false;
 
 	mutex_lock(&a->lock);
-	__clear_bit(chunk, a->inflight);
+	clear_bit(chunk, a->inflight);
 	if (!test_bit(chunk, a->touched) && !test_bit(chunk, a->clean)) {
 		__set_bit(chunk, a->clean);
 		a->clean_pages += egm_chunk_pages(a, chunk);
 		clean = true;
 	}
 	mutex_unlock(&a->lock);
+	wake_up_all(&a->inflight_wq);
 	return clean;
 }
 

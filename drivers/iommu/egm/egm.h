@@ -56,7 +56,9 @@ struct vm_area_struct;
  * @avoid: pages that EGM_ALLOCATOR_AVOID keeps out of ranges, or NULL
  * @clean: chunks that are entirely free and zeroed; under @lock
  * @touched: chunks allocated since the scrubber last picked them; @lock
- * @inflight: chunks the scrubber is zeroing; under @lock
+ * @inflight: chunks the scrubber is zeroing; set and cleared under @lock,
+ *	      atomically, as egm_allocator_alloc() waits for them unlocked
+ * @inflight_wq: woken when a chunk leaves @inflight
  * @clean_pages: pages in @clean chunks
  *
  * Pure logic on page offsets so that KUnit can test it without hardware.
@@ -70,6 +72,7 @@ struct egm_allocator {
 	unsigned long *clean;
 	unsigned long *touched;
 	unsigned long *inflight;
+	wait_queue_head_t inflight_wq;
 	unsigned long clean_pages;
 };
 
@@ -103,6 +106,8 @@ int egm_allocator_alloc(struct egm_allocator *a, unsigned long npages,
 			unsigned int flags, unsigned long *start,
 			unsigned long *dirty);
 unsigned long egm_allocator_chunks(unsigned long npages);
+void egm_allocator_wait_scrubbed(struct egm_allocator *a, unsigned long start,
+				 unsigned long npages);
 void egm_allocator_free(struct egm_allocator *a, unsigned long start);
 unsigned long egm_allocator_free_pages(struct egm_allocator *a);
 void egm_allocator_stat(struct egm_allocator *a, struct egm_allocator_stat *st);

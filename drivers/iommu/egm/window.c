@@ -239,6 +239,8 @@ static int egm_window_spare(struct egm_region *r, struct egm_window *w,
 	if (ret != -ENOSPC)
 		return ret;
 	ret = egm_allocator_alloc(&r->alloc, 1, 1, w, f, spare, &dirty);
+	if (!ret)
+		egm_allocator_wait_scrubbed(&r->alloc, *spare, 1);
 	if (!ret && dirty)
 		egm_scrub_pages(r, *spare, 1);
 	return ret;
@@ -366,6 +368,7 @@ struct file *egm_window_create(struct egm_region *r, u64 length, u64 align,
 	w->region = r;
 
 	/* From here the window owns its range; destroy gives it back. */
+	egm_allocator_wait_scrubbed(&r->alloc, w->pgoff, w->npages);
 	ret = egm_window_substitute(r, w);
 	if (ret)
 		bitmap_free(dirty);

@@ -159,11 +159,14 @@ static struct egm_scrub_req *egm_scrub_take(struct egm_scrubber *s,
 static void egm_scrub_put(struct egm_scrubber *s, struct egm_scrub_req *req,
 			  bool thread)
 {
-	scoped_guard(spinlock, &s->lock) {
-		req->busy--;
-		if (thread)
-			s->active--;
-	}
+	/*
+	 * Wake under the lock: egm_scrub_cancel() sees busy drop to 0 under
+	 * it and frees the request at once.
+	 */
+	guard(spinlock)(&s->lock);
+	req->busy--;
+	if (thread)
+		s->active--;
 	wake_up_all(&req->wq);
 }
 

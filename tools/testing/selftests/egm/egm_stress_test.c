@@ -5,9 +5,10 @@
  * touch them, import them into an IOAS of their own and let go of them in
  * random order, while another thread keeps querying the regions and its own
  * windows. Every first read of a window must be zero, every word a thread
- * wrote must still be there when it lets go, and at the end each region's
- * free bytes are what they were at the start. The throughput of each kind
- * of op is printed.
+ * wrote must still be there when it lets go, no two live windows may
+ * overlap physically (as root sees them), and at the end each region's
+ * free bytes are what they were at the start. The throughput and latency
+ * of each kind of op is printed.
  *
  * Copyright (c) 2026, The egm authors.
  */

@@ -92,6 +92,19 @@ static void egm_region_notify_failure(struct pfn_address_space *pfn_space,
 	mutex_unlock(&r->windows_lock);
 }
 
+/*
+ * Kernels without memory failure support report nothing, which is not an
+ * error; *@registered says whether there is something to unregister.
+ */
+static int egm_pfn_space_register(struct pfn_address_space *space,
+				  bool *registered)
+{
+	int ret = register_pfn_address_space(space);
+
+	*registered = !ret;
+	return ret == -EOPNOTSUPP ? 0 : ret;
+}
+
 /**
  * egm_region_memfail_register() - hear of every memory failure in a region
  * @r: the region
@@ -101,17 +114,10 @@ static void egm_region_notify_failure(struct pfn_address_space *pfn_space,
  */
 int egm_region_memfail_register(struct egm_region *r)
 {
-	int ret;
-
 	r->pfn_space.node.start = PHYS_PFN(r->base);
 	r->pfn_space.node.last = PHYS_PFN(r->base + r->size) - 1;
 	r->pfn_space.notify_failure = egm_region_notify_failure;
-	ret = register_pfn_address_space(&r->pfn_space);
-	if (ret == -EOPNOTSUPP)
-		return 0;
-	if (!ret)
-		r->memfail_registered = true;
-	return ret;
+	return egm_pfn_space_register(&r->pfn_space, &r->memfail_registered);
 }
 
 /**
@@ -147,18 +153,11 @@ static int egm_pfn_to_vma_pgoff(struct vm_area_struct *vma, unsigned long pfn,
  */
 int egm_window_memfail_register(struct egm_window *w)
 {
-	int ret;
-
 	w->pfn_space.node.start = PHYS_PFN(egm_window_phys(w));
 	w->pfn_space.node.last = w->pfn_space.node.start + w->npages - 1;
 	w->pfn_space.mapping = w->inode->i_mapping;
 	w->pfn_space.pfn_to_vma_pgoff = egm_pfn_to_vma_pgoff;
-	ret = register_pfn_address_space(&w->pfn_space);
-	if (ret == -EOPNOTSUPP)
-		return 0;
-	if (!ret)
-		w->memfail_registered = true;
-	return ret;
+	return egm_pfn_space_register(&w->pfn_space, &w->memfail_registered);
 }
 
 /**

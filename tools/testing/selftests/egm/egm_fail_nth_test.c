@@ -107,27 +107,12 @@ static double now_s(void)
 }
 
 /* 0 or -errno. */
-static int write_file(const char *path, const char *val)
-{
-	ssize_t n;
-	int fd, ret = 0;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	if (n < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 static int fi_write(const char *attr, const char *file, const char *val)
 {
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), DEBUGFS "/%s/%s", attr, file);
-	return write_file(path, val);
+	return egm_sysfs_write(path, val);
 }
 
 static bool fi_present(const char *attr)
@@ -486,7 +471,7 @@ static void note_skip(enum fail_op op, const char *why)
 
 static bool scrub_set(struct _test_data_egm_fail_nth *self, bool on)
 {
-	if (write_file(EGM_PARAMS "scrub_background", on ? "1" : "0"))
+	if (egm_sysfs_write(EGM_PARAMS "scrub_background", on ? "1" : "0"))
 		return false;
 	self->scrub_off = !on;
 	return true;
@@ -1522,7 +1507,7 @@ TEST_F_TIMEOUT(egm_fail_nth, kmemleak, 600)
 	/* kmemleak does not report objects younger than 5 s. */
 	sleep(6);
 	t0 = now_s();
-	ret = write_file(KMEMLEAK, "scan");
+	ret = egm_sysfs_write(KMEMLEAK, "scan");
 	if (ret)
 		SKIP(return, "kmemleak scan: %s (kmemleak disabled?)", strerror(-ret));
 	fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);

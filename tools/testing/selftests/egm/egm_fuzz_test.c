@@ -38,13 +38,6 @@
 #include "egm_iommufd_utils.h"
 #pragma GCC diagnostic pop
 
-#ifndef BUS_MCEERR_AR
-#define BUS_MCEERR_AR	4
-#endif
-#ifndef BUS_MCEERR_AO
-#define BUS_MCEERR_AO	5
-#endif
-
 #define FZ_WINS		24	/* window slots */
 #define FZ_FDS		48	/* window fd slots */
 #define FZ_MAPS		48	/* mapping slots, one per VMA */

@@ -37,22 +37,6 @@ static inline void set_walign(const struct egm_region_info *info)
 
 #define EGM_DRIVER_DIR	"/sys/bus/platform/drivers/egm"
 
-/* 0 or -errno, like the kernel's answer to the write. */
-static inline int egm_sysfs_write(const char *path, const char *s)
-{
-	ssize_t n;
-	int fd, ret = 0;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	if (n < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /*
  * The name ("egm.N") of the bound platform device that carries the region of
  * @pxm, or -ENOENT. Its pxm attribute only exists while it is bound.

@@ -20,13 +20,6 @@
 #include "egm_utils.h"
 #include "egm_iommufd_utils.h"
 
-#ifndef BUS_MCEERR_AR
-#define BUS_MCEERR_AR 4
-#endif
-#ifndef BUS_MCEERR_AO
-#define BUS_MCEERR_AO 5
-#endif
-
 #define INJECT		"/sys/kernel/debug/egm/inject_poison"
 /* Without CONFIG_EGM_DEBUG: memory_failure() in the writer's context. */
 #define HARD_OFFLINE	"/sys/devices/system/memory/hard_offline_page"
@@ -135,18 +128,6 @@ static bool sigbus_ar_at(char *page)
 	       sigbus_info.si_addr_lsb == __builtin_ctzl(PAGE_SIZE);
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 FIXTURE(poison)
 {
 	int fd;
@@ -180,13 +161,13 @@ FIXTURE_SETUP(poison)
 	ASSERT_LE(0, fd);
 	ASSERT_LT(0, read(fd, self->early_kill, sizeof(self->early_kill) - 1));
 	close(fd);
-	ASSERT_EQ(0, write_str(EARLY_KILL, "0"));
+	ASSERT_EQ(0, egm_sysfs_write(EARLY_KILL, "0"));
 }
 
 FIXTURE_TEARDOWN(poison)
 {
 	if (self->early_kill[0])
-		write_str(EARLY_KILL, self->early_kill);
+		egm_sysfs_write(EARLY_KILL, self->early_kill);
 	close(self->fd);
 }
 

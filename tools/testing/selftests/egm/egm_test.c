@@ -25,10 +25,6 @@
 
 #include "egm_utils.h"
 
-#ifndef BUS_MCEERR_AR
-#define BUS_MCEERR_AR 4
-#endif
-
 #define ALIGN_DOWN(x, a)	((x) / (a) * (a))
 #define ALIGN_UP(x, a)		ALIGN_DOWN((x) + (a) - 1, (a))
 #define NOBODY			65534

@@ -43,6 +43,29 @@ static __attribute__((constructor)) void egm_setup_sizes(void)
 	PAGE_SIZE = sysconf(_SC_PAGESIZE);
 }
 
+#ifndef BUS_MCEERR_AR
+#define BUS_MCEERR_AR 4
+#endif
+#ifndef BUS_MCEERR_AO
+#define BUS_MCEERR_AO 5
+#endif
+
+/* 0 or -errno, like the kernel's answer to the write. */
+static inline int egm_sysfs_write(const char *path, const char *s)
+{
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	if (n < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /* The mapping sizes of one PMD and one PUD entry. */
 static inline unsigned long pmd_size(void)
 {

@@ -13,17 +13,20 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 # What each is for: QEMU and the guest (qemu-system-x86, busybox-static,
-# acpica-tools for the SSDT); kernel builds (gcc make flex bison bc
+# acpica-tools for the SSDT); the arm64 machine (qemu-system-arm and its
+# UEFI, qemu-efi-aarch64); kernel builds (gcc make flex bison bc
 # libelf-dev libssl-dev cpio kmod xz-utils rsync dwarves python3 ccache);
-# the arm64 cross build; static test programs (libc6-dev libcap-dev);
+# the arm64 cross build and its static test programs (gcc, binutils and
+# libc6-dev for aarch64); static test programs (libc6-dev libcap-dev);
 # static checks (perl for checkpatch and kernel-doc, git for git am,
 # dpkg-dev to unpack sparse's source: bookworm's sparse is too old for
 # 7.3); the private apt configuration (debian-archive-keyring); the
 # nested VMs' QEMU 11 rootfs, a minbase trixie (debootstrap); the check
 # that egm(1) renders (groff-base); make bench's plot (gnuplot-nox).
-pkgs=(qemu-system-x86 busybox-static acpica-tools debootstrap
+pkgs=(qemu-system-x86 qemu-system-arm qemu-efi-aarch64 busybox-static acpica-tools debootstrap
       gcc make flex bison bc libelf-dev libssl-dev cpio kmod xz-utils rsync
       dwarves python3 ccache gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
+      libc6-dev-arm64-cross
       libc6-dev libcap-dev perl git dpkg-dev debian-archive-keyring groff-base
       gnuplot-nox)
 

@@ -17,31 +17,10 @@ if [ -s "$cache/kernel-version" ] && [ -s "$cache/$(cat "$cache/kernel-version")
 	exit 0
 fi
 
-mirror=$(egm_mirror_uri)
-[ -n "$mirror" ] || die "no Debian mirror found in /etc/apt; cannot fetch $pkg"
-
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/etc/preferences.d"
-: > "$apt_dir/status"
-{
-	for s in $suites; do
-		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $s main"
-	done
-} > "$apt_dir/etc/sources.list"
-
-aptopts=(-o Dir::Etc::sourcelist="$apt_dir/etc/sources.list"
-	 -o Dir::Etc::sourceparts=-
-	 -o Dir::Etc::preferencesparts="$apt_dir/etc/preferences.d"
-	 -o Dir::State::Lists="$apt_dir/lists"
-	 -o Dir::State::status="$apt_dir/status"
-	 -o Dir::Cache="$apt_dir"
-	 -o Dir::Cache::archives="$apt_dir/archives"
-	 -o APT::Get::List-Cleanup=0
-	 -o Debug::NoLocking=1
-	 -o Acquire::Languages=none)
-
 echo "fetch-kernel: updating private package lists ($suites)"
-apt-get "${aptopts[@]}" -q update >"$apt_dir/update.log" 2>&1 ||
-	die "apt-get update failed, see $apt_dir/update.log"
+# shellcheck disable=SC2086
+egm_apt_private "$apt_dir" "$(dpkg --print-architecture)" $suites
+aptopts=("${egm_aptopts[@]}")
 
 ver=$(apt-cache "${aptopts[@]}" madison "$pkg" | awk -F'|' '{ gsub(/ /, "", $2); print $2; exit }')
 [ -n "$ver" ] || die "$pkg is not available from the configured suites"

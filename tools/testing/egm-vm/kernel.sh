@@ -74,6 +74,7 @@ fragments() {
 	    "$EGM_BENCH/configs/$arch.config" \
 	    "$src/tools/testing/selftests/iommu/config" \
 	    "$EGM_REPO/tools/testing/selftests/egm/config"
+	[ "$EGM_PAGE" = 4K ] || cat "$EGM_BENCH/configs/$(egm_tag "$arch").config"
 	case $flavor in
 	fast) ;;
 	debug) cat "$EGM_BENCH/configs/debug.config" ;;
@@ -115,7 +116,7 @@ config() {
 	if [ -f "$out/.config" ] && [ "$(cat "$out/.egm-config" 2>/dev/null)" = "$want" ]; then
 		return 0
 	fi
-	egm_log "configuring $arch/$flavor"
+	egm_log "configuring $(egm_tag "$arch")/$flavor"
 	printf '%s\n' "$frag" > "$out/egm.fragment"
 	kmake "$arch" "$out" tinyconfig >/dev/null
 	"$(egm_src)/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$out/egm.fragment" >/dev/null
@@ -156,7 +157,7 @@ build() {
 		set -- "$(basename "$(egm_image "$arch")")" modules
 		[ "$arch" = x86_64 ] && set -- "$@" vmlinux
 	fi
-	egm_log "building $arch/$flavor: $*"
+	egm_log "building $(egm_tag "$arch")/$flavor: $*"
 	kmake "$arch" "$out" "$@"
 }
 

@@ -11,6 +11,16 @@ x86) EGM_ARCH=x86_64 ;;
 aarch64) EGM_ARCH=arm64 ;;
 esac
 EGM_FLAVOR=${EGM_FLAVOR:-debug}
+# The kernel's page size: 4K, or 64K on arm64 (as many Grace hosts run).
+EGM_PAGE=${EGM_PAGE:-4K}
+case ${EGM_PAGE^^} in
+4K|4KB) EGM_PAGE=4K ;;
+64K|64KB) EGM_PAGE=64K ;;
+*) echo "egm-vm: EGM_PAGE=$EGM_PAGE: no such page size (4K, or 64K on arm64)" >&2; exit 1 ;;
+esac
+[ "$EGM_PAGE" = 4K ] || [ "$EGM_ARCH" = arm64 ] ||
+	{ echo "egm-vm: EGM_PAGE=$EGM_PAGE: $EGM_ARCH has 4K pages only" >&2; exit 1; }
+export EGM_PAGE
 export CCACHE_DIR=${CCACHE_DIR:-$EGM_CACHE/ccache}
 
 egm_die() { echo "egm-vm: $*" >&2; exit 1; }
@@ -51,7 +61,25 @@ egm_image() {
 	esac
 }
 
-egm_out() { echo "$EGM_CACHE/build/$1-$2"; }
+# ARCH, plus the page size where it is not 4K: names build and run
+# directories (arm64-64k-fast).
+egm_tag() {
+	if [ "$EGM_PAGE" = 4K ]; then
+		echo "$1"
+	elif [ "$1" = arm64 ]; then
+		echo "$1-${EGM_PAGE,,}"
+	else
+		egm_die "EGM_PAGE=$EGM_PAGE: $1 has 4K pages only"
+	fi
+}
+
+egm_out() { echo "$EGM_CACHE/build/$(egm_tag "$1")-$2"; }
+
+# Where a guest of ARCH and FLAVOR stages its share and logs.
+egm_rundir() { echo "$EGM_CACHE/run/$(egm_tag "$1")-$2"; }
+
+# The emulated platform of ARCH: the bench's single source of its layout.
+egm_platform() { echo "$EGM_BENCH/platform-$1.sh"; }
 
 # The build directory of a bench kernel, unless EGM_KDIR points elsewhere.
 egm_kdir() { echo "${EGM_KDIR:-$(egm_out "$1" "$2")}"; }
@@ -104,4 +132,35 @@ egm_mirror_uri() {
 		uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { print $i; exit } }' "$f")
 		[ -n "$uri" ] && { echo "${uri%/}"; return; }
 	done
+}
+
+# egm_apt_private DIR ARCH SUITE...: a private apt configuration in DIR
+# (lists, archives, an empty status) for packages of ARCH from SUITEs of
+# this machine's mirror; sets the array egm_aptopts for apt-get and
+# apt-cache, and updates the lists. Nothing outside DIR changes, so the
+# host's own apt state and architectures stay as they are.
+egm_apt_private() {
+	local dir=$1 arch=$2 mirror s
+	shift 2
+	mirror=$(egm_mirror_uri)
+	[ -n "$mirror" ] || egm_die "no Debian mirror found in /etc/apt; cannot fetch from $*"
+	mkdir -p "$dir/lists/partial" "$dir/archives/partial" "$dir/etc/preferences.d"
+	: > "$dir/status"
+	for s in "$@"; do
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $s main"
+	done > "$dir/etc/sources.list"
+	egm_aptopts=(-o Dir::Etc::sourcelist="$dir/etc/sources.list"
+		     -o Dir::Etc::sourceparts=-
+		     -o Dir::Etc::preferencesparts="$dir/etc/preferences.d"
+		     -o Dir::State::Lists="$dir/lists"
+		     -o Dir::State::status="$dir/status"
+		     -o Dir::Cache="$dir"
+		     -o Dir::Cache::archives="$dir/archives"
+		     -o APT::Architecture="$arch"
+		     -o APT::Architectures="$arch"
+		     -o APT::Get::List-Cleanup=0
+		     -o Debug::NoLocking=1
+		     -o Acquire::Languages=none)
+	apt-get "${egm_aptopts[@]}" -q update > "$dir/update.log" 2>&1 ||
+		egm_die "apt-get update of $* ($arch) failed, see $dir/update.log"
 }

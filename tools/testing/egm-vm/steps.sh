@@ -15,7 +15,7 @@ step_setup() {
 # Everything a kernel build depends on that lives in the repo or cache.
 egm_build_key() {
 	{
-		echo "$1 $2"
+		echo "$(egm_tag "$1") $2"
 		cat "$(egm_src)/Makefile"
 		find "$EGM_REPO/drivers/iommu/egm" "$EGM_REPO/include/uapi" \
 		     "$EGM_REPO/patches" "$EGM_BENCH/configs" "$EGM_BENCH/kernel.sh" \
@@ -28,18 +28,18 @@ egm_build_key() {
 step_kernel() {
 	local arch=$1 flavor=$2 kdir key log
 	kdir=$(egm_kdir "$arch" "$flavor")
-	log=$egm_logs/build-$arch-$flavor.log
+	log=$egm_logs/build-$(egm_tag "$arch")-$flavor.log
 	key=$(egm_build_key "$arch" "$flavor")
 	if [ -z "${EGM_KDIR:-}" ] && [ "$(cat "$kdir/.egm-built" 2>/dev/null)" = "$key" ] &&
 	   [ -f "$kdir/$(egm_image "$arch")" ]; then
-		egm_log "kernel $arch/$flavor: up to date"
+		egm_log "kernel $(egm_tag "$arch")/$flavor: up to date"
 		return 0
 	fi
 	if [ -n "${EGM_KDIR:-}" ]; then
 		egm_log "kernel: using $EGM_KDIR as is"
 		return 0
 	fi
-	egm_quiet "kernel $arch/$flavor (log $log)" "$log" \
+	egm_quiet "kernel $(egm_tag "$arch")/$flavor (log $log)" "$log" \
 		"$EGM_BENCH/kernel.sh" build "$arch" "$flavor" || {
 		grep -E '(error|warning):|\*\*\*' "$log" | head -n 20 | sed 's/^/    /' >&2
 		return 1

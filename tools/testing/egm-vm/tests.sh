@@ -18,6 +18,7 @@ flavor=${2:-$EGM_FLAVOR}
 kdir=$(egm_kdir "$arch" "$flavor")
 src=$(egm_src) || egm_die "no kernel source; run kernel.sh prepare"
 cross=$(egm_cross "$arch")
+tag=$(egm_tag "$arch")
 out=$kdir/egm-tests
 logs=$EGM_CACHE/logs
 mkdir -p "$out" "$logs"
@@ -34,9 +35,20 @@ if [ "$(cat "$out/.headers" 2>/dev/null)" != "$hdr_key" ] || [ ! -d "$kdir/usr/i
 	# make goes by mtimes, and a header linked in from another checkout
 	# can be older than the copy it installed from the first one.
 	rm -rf "$kdir/usr/include"
-	egm_quiet "headers $arch/$flavor" "$logs/headers-$arch-$flavor.log" \
+	egm_quiet "headers $tag/$flavor" "$logs/headers-$tag-$flavor.log" \
 		"$EGM_BENCH/kernel.sh" make "$arch" "$flavor" headers
 	echo "$hdr_key" > "$out/.headers"
+fi
+
+# The upstream iommufd selftests link libcap statically: a cross build
+# takes bookworm's libcap-dev of that architecture (foreign-deb.sh).
+capinc=
+caplib=
+if [ -n "$cross" ]; then
+	capdir=$("$EGM_BENCH/foreign-deb.sh" "$arch" libcap-dev) ||
+		egm_die "no libcap-dev for $arch"
+	capinc=$capdir/usr/include
+	caplib=$(dirname "$(find "$capdir/usr/lib" -name libcap.a | head -n 1)")
 fi
 
 expected=$out/expected.new
@@ -54,7 +66,8 @@ for coll in ${EGM_SELFTESTS-egm iommu}; do
 	fi
 	kself=(make -C "$dir" OUTPUT="$out/build/$coll" ARCH="$(egm_karch "$arch")"
 	       ${cross:+CROSS_COMPILE=$cross}
-	       KHDR_INCLUDES="-isystem $kdir/usr/include" USERLDFLAGS=-static)
+	       KHDR_INCLUDES="-isystem $kdir/usr/include${capinc:+ -isystem $capinc}"
+	       USERLDFLAGS="-static${caplib:+ -L$caplib}")
 	# The programs the collection declares, whether or not they build.
 	mkdir -p "$inst" "$out/build/$coll"
 	"${kself[@]}" -s --no-print-directory emit_tests COLLECTION="$coll" 2>/dev/null |
@@ -66,7 +79,7 @@ for coll in ${EGM_SELFTESTS-egm iommu}; do
 		mv "$inst/tests.list.short" "$inst/tests.list"
 	fi
 	sed "s|^|kselftest/$coll/|" "$inst/tests.list" >> "$expected"
-	if ! egm_quiet "selftests/$coll" "$logs/selftests-$coll-$arch-$flavor.log" \
+	if ! egm_quiet "selftests/$coll" "$logs/selftests-$coll-$tag-$flavor.log" \
 		"${kself[@]}" INSTALL_PATH="$inst" install; then
 		egm_log "selftests/$coll did not build; its programs will fail"
 	fi
@@ -82,7 +95,7 @@ progs=$("${guest[@]}" -s --no-print-directory progs)
 for p in $progs; do
 	echo "platform/$p" >> "$expected"
 done
-if egm_quiet "platform tests" "$logs/platform-tests-$arch-$flavor.log" "${guest[@]}"; then
+if egm_quiet "platform tests" "$logs/platform-tests-$tag-$flavor.log" "${guest[@]}"; then
 	mkdir -p "$inst"
 	for p in $progs; do
 		cp "$out/build/platform/$p" "$inst/"
@@ -99,8 +112,8 @@ inst=$out/vmm
 rm -rf "$inst"
 if [ "$arch" = x86_64 ]; then
 	[ "${EGM_VMM_TESTS:-0}" != 1 ] || echo "vmm/egm_vmm_test" >> "$expected"
-	if egm_quiet "nested-VM test" "$logs/vmm-test-$arch-$flavor.log" "${guest[@]}" vmm &&
-	   egm_quiet "payload" "$logs/payload-$arch-$flavor.log" \
+	if egm_quiet "nested-VM test" "$logs/vmm-test-$tag-$flavor.log" "${guest[@]}" vmm &&
+	   egm_quiet "payload" "$logs/payload-$tag-$flavor.log" \
 		make -C "$EGM_BENCH/payload" OUTPUT="$out/build/payload"; then
 		mkdir -p "$inst"
 		cp "$out/build/platform/egm_vmm_test" "$out/build/payload/egm-payload.elf" "$inst/"
@@ -113,7 +126,7 @@ mv "$expected" "$out/expected"
 # The egm tool (tools/egm), static, for the demo and 'make vm': staged
 # into /egm/bin, which is on the guest's PATH. Not a test program.
 mkdir -p "$out/bin"
-if ! egm_quiet "tools/egm" "$logs/tools-egm-$arch-$flavor.log" \
+if ! egm_quiet "tools/egm" "$logs/tools-egm-$tag-$flavor.log" \
 	make -C "$EGM_REPO/tools/egm" OUTPUT="$out/bin/" CC="${cross}gcc" LDFLAGS=-static; then
 	rm -f "$out/bin/egm"
 	egm_log "tools/egm did not build; the guest has no egm tool"
@@ -124,7 +137,7 @@ fi
 inst=$out/bench
 rm -rf "$inst"
 mkdir -p "$inst/p4" "$inst/all"
-if egm_quiet "bench programs" "$logs/bench-$arch-$flavor.log" \
+if egm_quiet "bench programs" "$logs/bench-$tag-$flavor.log" \
 	make -C "$EGM_BENCH/bench" KHDR="$kdir/usr/include" \
 	SELFTESTS="$src/tools/testing/selftests" OUTPUT="$out/build/bench" \
 	${cross:+CROSS_COMPILE=$cross}; then

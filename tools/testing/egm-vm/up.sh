@@ -22,6 +22,6 @@ step_tests "$EGM_ARCH" "$EGM_FLAVOR"
 export EGM_CMDLINE="hugepagesz=1G hugepages=1:2${EGM_CMDLINE:+ $EGM_CMDLINE}"
 # Zeroing whole regions again and again takes a while under TCG.
 export EGM_TIMEOUT=${EGM_TIMEOUT:-1800}
-run=$EGM_CACHE/run/$EGM_ARCH-$EGM_FLAVOR
+run=$(egm_rundir "$EGM_ARCH" "$EGM_FLAVOR")
 "$EGM_BENCH/run.sh" bench
 "$EGM_BENCH/bench/report.py" "$run/bench.log" "$run/bench"

@@ -19,14 +19,14 @@
 # its serial console in $EGM_CACHE/run/ARCH-FLAVOR/MODE.log.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-. "$EGM_BENCH/platform.sh"
 
 mode=${1:?usage: run.sh check|demo|bench|vm|dsdt}
 arch=$EGM_ARCH
+. "$(egm_platform "$arch")"
 flavor=$EGM_FLAVOR
 kdir=$(egm_kdir "$arch" "$flavor")
 image=$kdir/$(egm_image "$arch")
-run=$EGM_CACHE/run/$arch-$flavor
+run=$(egm_rundir "$arch" "$flavor")
 share=$run/share
 timeout_s=${EGM_TIMEOUT:-300}
 # Nested VMs take minutes under nested TCG: the demo boots four, one of
@@ -54,7 +54,7 @@ flock 9
 exec 7>"$EGM_CACHE/assets-$arch.lock"
 flock 7
 fw=$("$EGM_BENCH/firmware.sh" "$arch")
-initramfs=$("$EGM_BENCH/initramfs.sh")
+initramfs=$("$EGM_BENCH/initramfs.sh" "$arch")
 # The QEMUs the guest runs nested VMs with (qemu-rootfs.sh), shared over
 # 9p as "qemu72" and "qemu11". Without them everything else still runs and
 # the nested-VM tests fail saying so.
@@ -108,6 +108,54 @@ machine_args() {
 		machine+=(-nodefaults -no-reboot -display none)
 		console=ttyS0
 		;;
+	arm64)
+		# Each EGM region and the retired-page tables are cold-plugged
+		# DIMMs above RAM; the kernel has no memory hotplug, so none is
+		# ever added (platform-arm64.sh).
+		qemu=qemu-system-aarch64
+		egm_need "$qemu" qemu-system-arm
+		efi=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd
+		[ -f "$efi" ] || egm_die "no $efi: apt-get install qemu-efi-aarch64"
+		local dimms=() hot=0 d size base pxm
+		for ((r = 0; r < EGM_PLAT_NREGIONS; r++)); do
+			size=EGM_PLAT_REGION${r}_SIZE
+			base=EGM_PLAT_REGION${r}_BASE
+			pxm=EGM_PLAT_REGION${r}_PXM
+			dimms+=("egm$r ${!size} ${!base} ${!pxm}")
+		done
+		dimms+=("egmtables $EGM_PLAT_TABLES_SIZE $EGM_PLAT_TABLES_BASE 0")
+		for d in "${dimms[@]}"; do
+			read -r _ size _ _ <<< "$d"
+			hot=$((hot + (size >> 20)))
+		done
+		# pauth-impdef: QEMU's own pointer-authentication hash, far
+		# cheaper under TCG than the architected one.
+		machine=("$qemu" -machine virt,gic-version=3,iommu=smmuv3 -accel tcg
+			 -cpu max,pauth-impdef=on -smp 2
+			 -m "${mem}M,slots=${#dimms[@]},maxmem=$((mem + hot))M"
+			 -bios "$efi"
+			 -object "memory-backend-ram,id=m0,size=$EGM_PLAT_NODE0_MEM"
+			 -object "memory-backend-ram,id=m1,size=${mem1}M"
+			 -numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1)
+		for d in "${dimms[@]}"; do
+			read -r g size base pxm <<< "$d"
+			machine+=(-object "memory-backend-ram,id=$g,size=$size"
+				  -device "pc-dimm,id=$g-dimm,memdev=$g,node=$pxm,addr=$base")
+		done
+		for g in $EGM_PLAT_GPUS; do
+			machine+=(-device "pci-testdev,addr=${g%%:*}")
+		done
+		for g in $EGM_PLAT_EDU_SLOTS; do
+			machine+=(-device "edu,addr=$g")
+		done
+		for ((r = 0; r < EGM_PLAT_NREGIONS; r++)); do
+			var=EGM_PLAT_REGION${r}_RETIRED_TABLE
+			machine+=(-device "loader,file=@FW@/retired$r.bin,addr=${!var},force-raw=on")
+		done
+		machine+=(-virtfs local,path=@SHARE@,mount_tag=egm,security_model=none
+			  -nodefaults -no-reboot -display none)
+		console=ttyAMA0
+		;;
 	*)
 		egm_die "the $arch machine is not written yet"
 		;;
@@ -121,15 +169,18 @@ cmdline() {
 	# Under TCG on a loaded host the IO-APIC timer check can miss its
 	# ticks and panic ("timer doesn't work through Interrupt-remapped
 	# IO-APIC"); the timer works, as on any VM.
-	c+=" no_timer_check"
-	[ "$arch" = x86_64 ] && c+=" intel_iommu=on"
+	[ "$arch" = x86_64 ] && c+=" no_timer_check intel_iommu=on"
 	[ "$flavor" = debug ] && c+=" kmemleak=on hung_task_panic=1 softlockup_panic=1"
-	for ((r = 0; r < EGM_PLAT_NREGIONS; r++)); do
-		base=EGM_PLAT_REGION${r}_BASE
-		size=EGM_PLAT_REGION${r}_SIZE
-		c+=$(printf ' memmap=%dM$%s' $((${!size} >> 20)) "${!base}")
-	done
-	c+=$(printf ' memmap=%dM$%s' $((EGM_PLAT_TABLES_SIZE >> 20)) "$EGM_PLAT_TABLES_BASE")
+	# x86 hides the regions and the tables from the kernel with
+	# memmap=; on arm64 they are DIMMs it never adds.
+	if [ "$arch" = x86_64 ]; then
+		for ((r = 0; r < EGM_PLAT_NREGIONS; r++)); do
+			base=EGM_PLAT_REGION${r}_BASE
+			size=EGM_PLAT_REGION${r}_SIZE
+			c+=$(printf ' memmap=%dM$%s' $((${!size} >> 20)) "${!base}")
+		done
+		c+=$(printf ' memmap=%dM$%s' $((EGM_PLAT_TABLES_SIZE >> 20)) "$EGM_PLAT_TABLES_BASE")
+	fi
 	echo "$c egm_vm=$1${EGM_CMDLINE:+ $EGM_CMDLINE}"
 }
 
@@ -153,7 +204,10 @@ stage() {
 		echo "EGM_FLAVOR=$flavor"
 		echo "EGM_TEST_TIMEOUT=${EGM_TEST_TIMEOUT:-180}"
 		echo "EGM_VMM_TESTS=${EGM_VMM_TESTS:-0}"
-		echo "EGM_FUZZ_OPS=${EGM_FUZZ_OPS:-}"
+		# 10^5 fuzz steps take 100 s on the debug kernel: the long
+		# runs (.ci/run) take them, a plain make check 2 * 10^4.
+		echo "EGM_FUZZ_OPS=${EGM_FUZZ_OPS:-$([ "${EGM_LONG:-0}" = 1 ] || echo 20000)}"
+		echo "EGM_PAGE=$EGM_PAGE"
 		echo "EGM_FUZZ_SEED=${EGM_FUZZ_SEED:-}"
 		echo "EGM_STRESS_SECONDS=${EGM_STRESS_SECONDS:-}"
 	} > "$share/platform.env"
@@ -252,7 +306,10 @@ dsdt=$(dsdt_cpio)
 flock -u 7
 stage
 initrd=$run/initrd.img
-cat ${dsdt:+"$dsdt"} "$initramfs" > "$initrd"
+# arm64's SSDT and SRAT ride in the initrd too (firmware.sh).
+acpi=
+[ ! -f "$fw/acpi.cpio" ] || acpi=$fw/acpi.cpio
+cat ${dsdt:+"$dsdt"} ${acpi:+"$acpi"} "$initramfs" > "$initrd"
 if [ "$mode" = vm ]; then
 	egm_log "booting $arch/$flavor in vm mode"
 else

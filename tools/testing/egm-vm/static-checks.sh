@@ -9,7 +9,8 @@
 #   static/checkpatch       checkpatch --strict on our sources and headers
 #   static/checkpatch-patches  checkpatch --strict on patches/*.patch
 #   static/sparse-x86_64    sparse (C=2) and W=1 on drivers/iommu/egm
-#   static/w1-arm64         arm64 cross build of drivers/iommu/egm with W=1
+#   static/sparse-arm64     the same, cross-built for arm64 with 4K pages
+#   static/sparse-arm64-64k and with 64K pages
 #   static/kernel-doc       kernel-doc -Wall on our sources and uapi header
 #   static/git-am           patches/ applies with git am to pristine files
 #   static/bench-NAME       the bench's own tests, bench-tests/NAME_test.sh
@@ -90,9 +91,9 @@ prepare_static() {
 		mkdir -p "$out"
 		cp "$dbg/.config" "$dbg/egm.fragment" "$dbg/.egm-config" "$out/"
 	fi
-	egm_quiet "config $arch/static" "$logs/config-$arch.log" \
+	egm_quiet "config $(egm_tag "$arch")/static" "$logs/config-$(egm_tag "$arch").log" \
 		"$EGM_BENCH/kernel.sh" config "$arch" static &&
-	egm_quiet "modules_prepare $arch/static" "$logs/modules_prepare-$arch.log" \
+	egm_quiet "modules_prepare $(egm_tag "$arch")/static" "$logs/modules_prepare-$(egm_tag "$arch").log" \
 		"$EGM_BENCH/kernel.sh" make "$arch" static modules_prepare
 }
 
@@ -111,21 +112,26 @@ build_dir() {
 	return $rc
 }
 
+# check_sparse ARCH [PAGE]: sparse (C=2) and W=1 on the driver directory.
 check_sparse() {
-	local log=$logs/sparse-x86_64.log rc=0
-	if ! prepare_static x86_64; then
-		cp "$logs/modules_prepare-x86_64.log" "$log"
+	local arch=$1 name tag rc=0 log
+	export EGM_ARCH=$arch EGM_PAGE=${2:-4K}
+	tag=$(egm_tag "$arch")
+	name=sparse-$tag
+	log=$logs/$name.log
+	if ! prepare_static "$arch"; then
+		cat "$logs/config-$tag.log" "$logs/modules_prepare-$tag.log" > "$log" 2>/dev/null
 		tail -n 40 "$log" > "$log.problems"
-		record sparse-x86_64 1 "$log"
+		record "$name" 1 "$log"
 		return
 	fi
 	if ! sparse=$("$EGM_BENCH/sparse.sh" 2> "$log"); then
 		cp "$log" "$log.problems"
-		record sparse-x86_64 1 "$log"
+		record "$name" 1 "$log"
 		return
 	fi
 	: > "$log.problems"
-	build_dir x86_64 "$log" C=2 CHECK="$sparse" || rc=$?
+	build_dir "$arch" "$log" C=2 CHECK="$sparse" || rc=$?
 	our_warnings "$log" || rc=1
 	# The kernel silently drops C=2 when it finds sparse wanting.
 	if grep -q 'is not available or not up to date' "$log" ||
@@ -134,22 +140,7 @@ check_sparse() {
 		rc=1
 	fi
 	[ $rc = 0 ] || [ -s "$log.problems" ] || tail -n 40 "$log" > "$log.problems"
-	record sparse-x86_64 $rc "$log"
-}
-
-check_arm64() {
-	local log=$logs/w1-arm64.log rc=0
-	if ! prepare_static arm64; then
-		cat "$logs/config-arm64.log" "$logs/modules_prepare-arm64.log" > "$log" 2>/dev/null
-		tail -n 40 "$log" > "$log.problems"
-		record w1-arm64 1 "$log"
-		return
-	fi
-	: > "$log.problems"
-	build_dir arm64 "$log" || rc=$?
-	our_warnings "$log" || rc=1
-	[ $rc = 0 ] || [ -s "$log.problems" ] || tail -n 40 "$log" > "$log.problems"
-	record w1-arm64 $rc "$log"
+	record "$name" $rc "$log"
 }
 
 check_kernel_doc() {
@@ -226,7 +217,8 @@ check_checkpatch
 check_checkpatch_patches
 check_kernel_doc
 check_git_am
-check_sparse
-check_arm64
+check_sparse x86_64
+check_sparse arm64
+check_sparse arm64 64K
 egm_log "static checks: $failed failed, $((SECONDS - start))s"
 [ $failed = 0 ]

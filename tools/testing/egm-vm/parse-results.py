@@ -38,7 +38,8 @@ LOG_CHECKS = [
                 r"|suspicious RCU usage|possible recursive locking|bad unlock balance"
                 r"|held lock freed|DEBUG_LOCKS_WARN_ON|lock held when returning to user"),
     ("panic", r"Kernel panic"),
-    ("oops", r"\bOops\b"),
+    # arm64 says "Unable to handle kernel ..." and "SError Interrupt".
+    ("oops", r"\bOops\b|Unable to handle kernel|SError Interrupt"),
     ("kmemleak", r"unreferenced object"),
     ("acpi-truncated", r"ACPI Warning: Truncated"),
     ("ubsan", r"UBSAN"),

@@ -16,8 +16,12 @@ run_tap() {
 
 say "check: start"
 load_modules
-# The upstream iommufd selftests map MAP_HUGETLB buffers of up to 128M.
-echo 128 > /proc/sys/vm/nr_hugepages
+# The upstream iommufd selftests map MAP_HUGETLB buffers of up to 128M:
+# 256M of huge pages, and two at least (they are 512M with 64K pages).
+hp=$(awk '/^Hugepagesize:/ { print $2 }' /proc/meminfo)
+n=$((262144 / ${hp:-2048}))
+[ "$n" -ge 2 ] || n=2
+echo "$n" > /proc/sys/vm/nr_hugepages
 
 # Run one collection's tests in order. Its tests.list names its tests
 # (helpers are not tests); without one, every executable is a test. A

@@ -228,6 +228,9 @@ TEST_F(egm, query_matches_firmware)
 		/* A PUD-aligned base gets PUD windows on x86. */
 		if (!(r->base % pud_size()))
 			EXPECT_NE(0, info->align & pud_size());
+#else
+		/* arm64 has no PUD PFN mappings: a PMD is the largest. */
+		EXPECT_EQ(pmd_size(), egm_largest_map(info->align));
 #endif
 		/* No alignment larger than the base's own. */
 		EXPECT_EQ(0, info->align & ~((r->base & -r->base) * 2 - 1));
@@ -613,31 +616,59 @@ TEST_F_TIMEOUT(egm, exhaustion, 300)
 	EXPECT_EQ(size, egm_free(self->fd, info->pxm));
 }
 
-/* Alignment alone can leave no room while enough bytes are free. */
+static bool wait_clean(int fd, __u32 pxm, int seconds);
+
+/*
+ * Alignment alone can leave no room while enough bytes are free, at the
+ * largest alignment the region has (a PUD on x86, a PMD on arm64) over
+ * the next smaller one. The windows keep holes: spares would move bytes.
+ */
 TEST_F(egm, alloc_enospc_alignment)
 {
-	__u32 i;
+	struct egm_region_info *info = &self->regions[0];
+	__u64 big = egm_largest_map(info->align);
+	__u64 small = egm_map_below(info->align, big);
+	__u64 slots = info->size / big;
+	__u32 pxm = info->pxm, holes = EGM_ALLOC_HOLES;
+	int w[5] = { -1, -1, -1, -1, -1 }, wfd, i;
 
-	for (i = 0; i < self->nregions; i++) {
-		struct egm_region_info *info = &self->regions[i];
-		__u64 big = pud_size();
-		int wfd, wfd2;
-
-		if (!(info->align & big) || info->size < big ||
-		    info->size >= 2 * big)
-			continue;
-		/* A small window at 0 pushes the next big one past the end. */
-		ASSERT_EQ(0, egm_alloc(self->fd, info->pxm, pmd_size(),
-				       pmd_size(), &wfd));
-		EXPECT_LE(big, egm_free(self->fd, info->pxm));
-		EXPECT_ERRNO(ENOSPC, egm_alloc(self->fd, info->pxm, big, big, NULL));
-		/* Without the alignment it fits. */
-		EXPECT_EQ(0, egm_alloc(self->fd, info->pxm, big, pmd_size(), &wfd2));
-		close(wfd2);
-		close(wfd);
-		return;
+	ASSERT_LT(small, big) TH_LOG("the region has no huge alignment");
+	ASSERT_LE(big + small, info->size);
+	/* First fit from 0: no clean memory elsewhere to prefer. */
+	ASSERT_TRUE(wait_clean(self->fd, pxm, 240));
+	/* A small window at 0 takes the first aligned slot ... */
+	ASSERT_EQ(0, egm_alloc_flags(self->fd, pxm, small, small, holes, &w[0]));
+	if (slots >= 2) {
+		/*
+		 * ... one at the end of the second takes that, and the
+		 * others the rest: two temporary windows make room for both.
+		 */
+		ASSERT_EQ(0, egm_alloc_flags(self->fd, pxm, big - small, small,
+					     holes, &w[1]));
+		ASSERT_EQ(0, egm_alloc_flags(self->fd, pxm, big - small, small,
+					     holes, &w[2]));
+		ASSERT_EQ(0, egm_alloc_flags(self->fd, pxm, small, small, holes,
+					     &w[3]));
+		if (slots > 2)
+			ASSERT_EQ(0, egm_alloc_flags(self->fd, pxm,
+						     (slots - 2) * big, big,
+						     holes, &w[4]));
+		close(w[1]);
+		close(w[2]);
+		w[1] = -1;
+		w[2] = -1;
 	}
-	SKIP(return, "no region between one and two PUDs with PUD alignment");
+	/* Neither the first slot nor, past the end, any other is free. */
+	EXPECT_LE(big, egm_free(self->fd, pxm));
+	EXPECT_ERRNO(ENOSPC, egm_alloc_flags(self->fd, pxm, big, big, holes,
+					     NULL));
+	/* Without the alignment it fits. */
+	EXPECT_EQ(0, egm_alloc_flags(self->fd, pxm, big, small, holes, &wfd));
+	close(wfd);
+	for (i = 0; i < 5; i++)
+		if (w[i] >= 0)
+			close(w[i]);
+	EXPECT_EQ(info->size, egm_free(self->fd, pxm));
 }
 
 #define MAX_FILLERS	64
@@ -1104,35 +1135,56 @@ static const char *cpu_gbpages(void)
 #endif
 }
 
+/*
+ * A window of the largest mapping size the region reports maps with one
+ * entry: a PUD on x86 with 1 GiB pages, a PMD on arm64, which has no PUD
+ * PFN mappings (and so must refuse PUD-aligned windows). Fault counts
+ * cannot tell a PMD from pages mapped around a fault, but a split can:
+ * it zaps the whole leaf, so the rest of the window faults back in.
+ */
 TEST_F_TIMEOUT(egm, fault_pud, 240)
 {
-	__u64 len = pud_size();
+	__u64 big = egm_largest_map(self->regions[0].align), len = big, piece;
+	long faults, before;
 	double per_gib;
-	long faults;
 	__u32 pxm;
 	char *p;
 	int wfd;
 
-	wfd = alloc_clean(self->fd, self->regions, self->nregions, len, len, &pxm);
-	if (wfd < 0)
-		SKIP(return, "no region supports clean %lu-byte PUD windows", pud_size());
+#ifndef __x86_64__
+	EXPECT_EQ(0, self->regions[0].align & pud_size());
+	EXPECT_ERRNO(EINVAL, egm_alloc(self->fd, self->regions[0].pxm,
+				       pud_size(), pud_size(), NULL));
+#endif
+	ASSERT_LT(PAGE_SIZE, big) TH_LOG("the region has no huge alignment");
+	wfd = alloc_clean(self->fd, self->regions, self->nregions, len, big, &pxm);
+	ASSERT_LE(0, wfd) TH_LOG("no clean %llu MiB window aligned to it",
+				 (unsigned long long)big >> 20);
 	per_gib = faults_per_gib(_metadata, wfd, len, &faults);
-	ksft_print_msg("PXM %u, %lu MiB window aligned %lu MiB: %ld faults, %.1f minor faults per GiB (CPU 1G pages: %s)\n",
-		       pxm, (unsigned long)(len >> 20), pud_size() >> 20,
-		       faults, per_gib, cpu_gbpages());
+	ksft_print_msg("PXM %u, %llu MiB window aligned %llu MiB: %ld faults, %.1f minor faults per GiB (CPU 1G pages: %s)\n",
+		       pxm, (unsigned long long)len >> 20,
+		       (unsigned long long)big >> 20, faults, per_gib,
+		       cpu_gbpages());
+	/* One entry, plus slack for the test's own stack. */
 	EXPECT_LE(1, faults);
-	/* One PUD entry, plus slack for the test's own stack. */
-	EXPECT_GE(2.0, per_gib);
+	EXPECT_GE(2, faults);
 
-	/* A PUD mapping splits anywhere; the rest faults back in smaller. */
+	/*
+	 * The mapping splits anywhere; the rest faults back in smaller: in
+	 * PMDs where the leaf was a PUD, in pages where it was a PMD.
+	 */
+	piece = big > pmd_size() ? pmd_size() : big / 4;
 	p = egm_map(wfd, len, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_EQ(0, (uintptr_t)p % pud_size());
+	EXPECT_EQ(0, (uintptr_t)p % big);
 	EXPECT_EQ(1, p[len - PAGE_SIZE]);
-	EXPECT_EQ(0, munmap(p + pmd_size(), pmd_size()));
-	EXPECT_EQ(0, mprotect(p, pmd_size(), PROT_READ));
+	before = egm_minflt();
+	EXPECT_EQ(0, munmap(p + piece, piece));
+	EXPECT_EQ(0, mprotect(p, piece, PROT_READ));
 	EXPECT_EQ(1, p[len - PAGE_SIZE]);
 	EXPECT_EQ(1, p[0]);
+	faults = egm_minflt() - before;
+	EXPECT_LE(1, faults) TH_LOG("no leaf was split: the window had pages");
 	munmap(p, len);
 	close(wfd);
 }
@@ -2247,38 +2299,39 @@ TEST_F_TIMEOUT(egm, kill_while_zeroing, 300)
 
 /*
  * A mapping shorter than the window's mapping size still gets an address
- * that the next smaller huge size fits: PMDs for a 64 MiB mapping of a
- * 1 GiB-aligned window.
+ * that the next smaller size fits: PMDs for a 64 MiB mapping of a 1 GiB
+ * PUD window on x86. On arm64 the largest size is a PMD and the next
+ * smaller one a page: the short mapping has pages, a fault per block.
  */
 TEST_F(egm, short_mapping_align)
 {
-	__u64 len = 32 * pmd_size();
-	__u32 i;
+	__u64 big = egm_largest_map(self->regions[0].align);
+	__u64 small = egm_map_below(self->regions[0].align, big);
+	__u64 len = min_u64(32 * small, big / 2);
 	long before, faults;
+	__u32 pxm;
 	char *p;
 	int wfd;
 
-	for (i = 0; i < self->nregions; i++)
-		if (self->regions[i].align & pud_size())
-			break;
-	if (i == self->nregions)
-		SKIP(return, "no region takes PUD-aligned windows");
-	ASSERT_EQ(0, egm_alloc(self->fd, self->regions[i].pxm, pud_size(),
-			       pud_size(), &wfd));
+	ASSERT_LT(PAGE_SIZE, big) TH_LOG("the region has no huge alignment");
+	wfd = alloc_clean(self->fd, self->regions, self->nregions, big, big,
+			  &pxm);
+	ASSERT_LE(0, wfd);
 	p = egm_map(wfd, len, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_EQ(0, (uintptr_t)p % pmd_size());
+	EXPECT_EQ(0, (uintptr_t)p % small);
 	before = egm_minflt();
 	egm_touch(p, len);
 	faults = egm_minflt() - before;
-	ksft_print_msg("%llu MiB of a PUD window: %ld faults\n",
-		       (unsigned long long)len >> 20, faults);
+	ksft_print_msg("%llu KiB of a %llu MiB window: %ld faults\n",
+		       (unsigned long long)len >> 10,
+		       (unsigned long long)big >> 20, faults);
 	EXPECT_GE(len / pmd_size() + 2, faults);
 	ASSERT_EQ(0, munmap(p, len));
-	/* At an offset, too: congruent to it modulo the PMD size. */
-	p = egm_map(wfd, len, 3 * pmd_size());
+	/* At an offset, too: congruent to it modulo the smaller size. */
+	p = egm_map(wfd, len, 3 * small);
 	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_EQ(0, (uintptr_t)p % pmd_size());
+	EXPECT_EQ(0, (uintptr_t)p % small);
 	ASSERT_EQ(0, munmap(p, len));
 	close(wfd);
 }
@@ -2335,47 +2388,54 @@ static char *reserve_aligned(size_t len, size_t align)
 }
 
 /*
- * A 1 GiB window of a PUD-aligned region in *@wfd, mapped at the start of
- * @span bytes of address space at a PUD boundary and filled with @seed's
- * pattern; NULL if no region has one.
+ * A clean window of the largest mapping size (*@len: a PUD on x86, a PMD
+ * on arm64) in *@wfd, mapped at the start of @nlen of them of address
+ * space, aligned to it, and filled with @seed's pattern; NULL if no region
+ * has one.
  */
-static char *pud_map(int fd, const struct egm_region_info *regions, __u32 n,
-		     size_t span, uint64_t seed, int *wfd)
+static char *big_map(int fd, const struct egm_region_info *regions, __u32 n,
+		     size_t nlen, uint64_t seed, int *wfd, __u64 *len)
 {
 	char *resv, *p;
 	__u32 i;
 
-	for (i = 0; i < n; i++)
-		if ((regions[i].align & pud_size()) &&
-		    !egm_alloc_flags(fd, regions[i].pxm, pud_size(), pud_size(),
+	for (i = 0; i < n; i++) {
+		*len = egm_largest_map(regions[i].align);
+		if (*len > PAGE_SIZE &&
+		    !egm_alloc_flags(fd, regions[i].pxm, *len, *len,
 				     EGM_ALLOC_NO_BAD_PAGES, wfd))
 			break;
+	}
 	if (i == n)
 		return NULL;
-	resv = reserve_aligned(span, pud_size());
+	resv = reserve_aligned(nlen * *len, *len);
 	if (resv == MAP_FAILED)
 		return NULL;
-	p = mmap(resv, pud_size(), PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED, *wfd, 0);
+	p = mmap(resv, *len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 *wfd, 0);
 	if (p != resv)
 		return NULL;
-	egm_fill(p, pud_size(), seed, NULL, 0);
+	egm_fill(p, *len, seed, NULL, 0);
 	return p;
 }
 
 /*
  * mprotect() to PROT_NONE and back over a PUD-mapped window keeps the
  * data, with no warning (patches/0021: x86 pud_present() did not count a
- * PROT_NONE leaf, and pudp_invalidate() warned).
+ * PROT_NONE leaf, and pudp_invalidate() warned). arm64 maps no PUD: there
+ * the largest leaf, a PMD, goes the same way.
  */
 TEST_F(egm, mprotect_pud)
 {
-	__u64 len = pud_size();
+	__u64 len;
 	int wfd, kmsg;
 	char *p;
 
-	p = pud_map(self->fd, self->regions, self->nregions, len, 21, &wfd);
-	ASSERT_NE(NULL, p) TH_LOG("no clean 1 GiB window mapped with a PUD");
+#ifndef __x86_64__
+	EXPECT_EQ(0, self->regions[0].align & pud_size());
+#endif
+	p = big_map(self->fd, self->regions, self->nregions, 1, 21, &wfd, &len);
+	ASSERT_NE(NULL, p) TH_LOG("no clean window of the largest mapping size");
 	kmsg = egm_kmsg_open();
 	ASSERT_LE(0, kmsg);
 	ASSERT_EQ(0, mprotect(p, len, PROT_NONE));
@@ -2387,38 +2447,46 @@ TEST_F(egm, mprotect_pud)
 	close(wfd);
 }
 
+/* A leaf taken for a corrupt table: "bad pud", "bad pmd" and the like. */
+static bool bad_table_logged(int kmsg)
+{
+	return egm_kmsg_find(kmsg, "bad p", "", 0);
+}
+
 /*
  * mremap() moves a PUD-mapped window's leaf as it is (patches/0022:
  * get_old_pud() took the leaf for a corrupt table, logged "bad pud" and
  * cleared it, and the pages had to be faulted in again); moved by less
- * than a PUD, the leaf is split and refaulted with PMDs.
+ * than a PUD, the leaf is split and refaulted with PMDs. On arm64 the
+ * leaf is a PMD, moved as it is too, or split and refaulted with pages.
  */
 TEST_F(egm, mremap_pud)
 {
-	__u64 len = pud_size();
+	__u64 len, small;
 	long before, faults;
 	char *p, *q, *to;
 	int wfd, kmsg;
 
-	to = pud_map(self->fd, self->regions, self->nregions, 4 * len, 22, &wfd);
-	ASSERT_NE(NULL, to) TH_LOG("no clean 1 GiB window mapped with a PUD");
+	to = big_map(self->fd, self->regions, self->nregions, 4, 22, &wfd, &len);
+	ASSERT_NE(NULL, to) TH_LOG("no clean window of the largest mapping size");
+	small = egm_map_below(self->regions[0].align, len);
 	p = to;
 	kmsg = egm_kmsg_open();
 	ASSERT_LE(0, kmsg);
 
 	q = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to + len);
 	ASSERT_EQ(to + len, q);
-	EXPECT_FALSE(egm_kmsg_find(kmsg, "bad pud", "", 0));
+	EXPECT_FALSE(bad_table_logged(kmsg));
 	before = egm_minflt();
 	EXPECT_EQ(-1, egm_check(q, len, 22, false, NULL, 0));
 	faults = egm_minflt() - before;
-	EXPECT_EQ(0, faults) TH_LOG("the PUD leaf was not moved");
+	EXPECT_EQ(0, faults) TH_LOG("the leaf was not moved");
 
-	/* To 2 MiB off a PUD boundary: split, then faulted in with PMDs. */
+	/* To the next smaller size off a boundary: split, then refaulted. */
 	p = mremap(q, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
-		   to + 3 * len - pmd_size());
-	ASSERT_EQ(to + 3 * len - pmd_size(), p);
-	EXPECT_FALSE(egm_kmsg_find(kmsg, "bad pud", "", 0));
+		   to + 3 * len - small);
+	ASSERT_EQ(to + 3 * len - small, p);
+	EXPECT_FALSE(bad_table_logged(kmsg));
 	before = egm_minflt();
 	EXPECT_EQ(-1, egm_check(p, len, 22, false, NULL, 0));
 	faults = egm_minflt() - before;

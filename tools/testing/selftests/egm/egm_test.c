@@ -110,13 +110,22 @@ static int window_holes(int wfd, __u64 *off, unsigned int cap)
 	return n;
 }
 
+/*
+ * A window over the first retired page of @r (egm_alloc_over_retired()),
+ * PMD aligned, or page aligned where a PMD window would leave its spares
+ * no room (64K pages): *align says which.
+ */
 static __u64 alloc_over_retired(struct __test_metadata *_metadata, int fd,
 				const struct egm_plat_region *r, __u64 minlen,
-				__u32 flags, int *wfd, __u64 *len, int *filler)
+				__u32 flags, int *wfd, __u64 *len, int *filler,
+				__u64 *align)
 {
-	__u64 start = egm_alloc_over_retired(fd, r, pmd_size(), minlen, flags,
-					     wfd, len, filler);
+	__u64 start;
 
+	*align = egm_over_retired_align(r, pmd_size(), minlen, flags);
+	ASSERT_NE(0, *align) TH_LOG("no room for a window over a retired page");
+	start = egm_alloc_over_retired(fd, r, *align, minlen, flags, wfd, len,
+				       filler);
 	ASSERT_NE(~0ULL, start) TH_LOG("cannot carve a window over a retired page");
 	return start;
 }
@@ -709,12 +718,12 @@ static void close_all(int *fds, int n)
  * to clean memory than to the range just freed. The
  * holes are neither written nor read; substituted pages are, like any
  * other. If @want is set, the holes must be those @nwant. @wfd is the
- * first window, already carved, which this closes; the second is carved
- * with @flags.
+ * first window, already carved with alignment @align, which this closes;
+ * the second is carved with @align and @flags.
  */
 static void check_isolation(struct __test_metadata *_metadata, int fd,
-			    __u32 pxm, int wfd, __u64 len, __u32 flags,
-			    const __u64 *want, int nwant)
+			    __u32 pxm, int wfd, __u64 len, __u64 align,
+			    __u32 flags, const __u64 *want, int nwant)
 {
 	__u64 bad[EGM_MAX_BAD], bad2[EGM_MAX_BAD];
 	int nbad, nbad2, fills[MAX_FILLERS], nfill;
@@ -738,7 +747,7 @@ static void check_isolation(struct __test_metadata *_metadata, int fd,
 	close(wfd);
 
 	/* The same range and spares come back: the same bad pages show it. */
-	ASSERT_EQ(0, egm_alloc_flags(fd, pxm, len, pmd_size(), flags, &wfd));
+	ASSERT_EQ(0, egm_alloc_flags(fd, pxm, len, align, flags, &wfd));
 	nbad2 = window_holes(wfd, bad2, EGM_MAX_BAD);
 	ASSERT_EQ(nbad, nbad2);
 	ASSERT_EQ(0, memcmp(bad, bad2, nbad * sizeof(bad[0])));
@@ -752,15 +761,16 @@ static void check_isolation(struct __test_metadata *_metadata, int fd,
 
 TEST_F_TIMEOUT(egm, isolation, 120)
 {
-	__u64 len = 32 * pmd_size();
+	__u64 len = 32 * SZ_2M, align = data_align(len);
 	__u32 i, pxm;
 	int wfd;
 
 	for (i = 0; i < self->nregions; i++) {
 		pxm = self->regions[i].pxm;
 		ASSERT_EQ(self->regions[i].size, egm_free(self->fd, pxm));
-		ASSERT_EQ(0, egm_alloc(self->fd, pxm, len, pmd_size(), &wfd));
-		check_isolation(_metadata, self->fd, pxm, wfd, len, 0, NULL, 0);
+		ASSERT_EQ(0, egm_alloc(self->fd, pxm, len, align, &wfd));
+		check_isolation(_metadata, self->fd, pxm, wfd, len, align, 0,
+				NULL, 0);
 		EXPECT_EQ(self->regions[i].size, egm_free(self->fd, pxm));
 	}
 }
@@ -773,7 +783,7 @@ TEST_F_TIMEOUT(egm, isolation_retired, 300)
 {
 	static const __u32 modes[] = { EGM_ALLOC_HOLES, 0 };
 	const struct egm_plat_region *r;
-	__u64 want[EGM_MAX_BAD], len, start;
+	__u64 want[EGM_MAX_BAD], len, start, align;
 	unsigned int m;
 	int filler, wfd;
 
@@ -783,9 +793,10 @@ TEST_F_TIMEOUT(egm, isolation_retired, 300)
 		SKIP(return, "the platform has no retired page");
 	for (m = 0; m < 2; m++) {
 		start = alloc_over_retired(_metadata, self->fd, r, 0, modes[m],
-					   &wfd, &len, &filler);
-		check_isolation(_metadata, self->fd, r->pxm, wfd, len, modes[m],
-				want, modes[m] ? plat_bad(r, start, len, want) : 0);
+					   &wfd, &len, &filler, &align);
+		check_isolation(_metadata, self->fd, r->pxm, wfd, len, align,
+				modes[m], want,
+				modes[m] ? plat_bad(r, start, len, want) : 0);
 		if (filler >= 0)
 			close(filler);
 		EXPECT_EQ(r->size, egm_free(self->fd, r->pxm));
@@ -1258,7 +1269,9 @@ static bool access_sigbus(volatile char *addr, bool write)
 
 /*
  * In a window with holes, retired pages raise SIGBUS; the rest of their
- * huge page works.
+ * huge page works. The window holds a clean huge page too: after the bad
+ * one, or (when the bad one is the region's last, as with 64K pages)
+ * before it.
  */
 TEST_F_TIMEOUT(egm, retired_sigbus, 240)
 {
@@ -1267,37 +1280,46 @@ TEST_F_TIMEOUT(egm, retired_sigbus, 240)
 		.sa_flags = SA_SIGINFO | SA_NODEFER,
 	};
 	const struct egm_plat_region *r;
-	__u64 hp = pmd_size(), len, start, bad[EGM_MAX_BAD];
+	__u64 hp = pmd_size(), len, start, align, hoff, bad[EGM_MAX_BAD];
 	int filler, wfd, nbad, n, i;
 	long before, faults;
-	char *p;
+	char *p, *hb, *clean;
 
 	REQUIRE_PLATFORM();
 	r = egm_plat_most_retired(&self->plat);
 	if (!r)
 		SKIP(return, "the platform has no retired page");
 	start = alloc_over_retired(_metadata, self->fd, r, 2 * hp,
-				   EGM_ALLOC_HOLES, &wfd, &len, &filler);
+				   EGM_ALLOC_HOLES, &wfd, &len, &filler,
+				   &align);
+	ASSERT_EQ(hp, align);
 	nbad = window_holes(wfd, bad, EGM_MAX_BAD);
 	ASSERT_LT(0, nbad);
 	ASSERT_EQ(r->retired[0] - start, bad[0]);
-	/* The bad pages in the first two huge pages: all in the first. */
+	/* The bad pages of the first two huge pages: all in one of them. */
 	for (n = 0; n < nbad && bad[n] < 2 * hp; n++)
 		;
-	ASSERT_GT(hp, bad[n - 1]) TH_LOG("the second huge page must be clean");
+	ASSERT_EQ(bad[0] / hp, bad[n - 1] / hp)
+		TH_LOG("one of the two huge pages must be clean");
+	/* From here on, offsets in the huge page with the bad pages. */
+	hoff = bad[0] / hp * hp;
+	for (i = 0; i < n; i++)
+		bad[i] -= hoff;
 
 	p = egm_map(wfd, 2 * hp, 0);
 	ASSERT_NE(MAP_FAILED, p);
+	hb = p + hoff;
+	clean = hoff ? p : p + hp;
 	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
 
 	/* The clean huge page maps with one fault. */
 	before = egm_minflt();
-	egm_touch(p + hp, hp);
+	egm_touch(clean, hp);
 	faults = egm_minflt() - before;
 	EXPECT_GE(2, faults);
 
 	for (i = 0; i < n; i++) {
-		char *page = p + bad[i];
+		char *page = hb + bad[i];
 
 		EXPECT_TRUE(access_sigbus(page + 8, false));
 		EXPECT_EQ(SIGBUS, sigbus_info.si_signo);
@@ -1313,9 +1335,9 @@ TEST_F_TIMEOUT(egm, retired_sigbus, 240)
 
 	/* Every other page of the huge page around them works. */
 	before = egm_minflt();
-	egm_fill(p, hp, 9, bad, n);
+	egm_fill(hb, hp, 9, bad, n);
 	faults = egm_minflt() - before;
-	EXPECT_EQ(-1, egm_check(p, hp, 9, false, bad, n));
+	EXPECT_EQ(-1, egm_check(hb, hp, 9, false, bad, n));
 	ksft_print_msg("huge page with %d retired page(s): %ld faults for the other %llu pages\n",
 		       n, faults, (unsigned long long)(hp / PAGE_SIZE - n));
 	/*
@@ -1324,7 +1346,7 @@ TEST_F_TIMEOUT(egm, retired_sigbus, 240)
 	 */
 	EXPECT_GE(2, faults);
 	for (i = 0; i < n; i++)
-		EXPECT_TRUE(access_sigbus(p + bad[i], false));
+		EXPECT_TRUE(access_sigbus(hb + bad[i], false));
 
 	signal(SIGBUS, SIG_DFL);
 	munmap(p, 2 * hp);
@@ -1374,7 +1396,7 @@ TEST_F_TIMEOUT(egm, window_info_bad_pages, 240)
 	static const __u32 modes[] = { EGM_ALLOC_HOLES, 0 };
 	struct egm_bad_page bad[EGM_MAX_BAD];
 	const struct egm_plat_region *r;
-	__u64 want[EGM_MAX_BAD], len, start;
+	__u64 want[EGM_MAX_BAD], len, start, align;
 	struct egm_window_info wi;
 	unsigned int n, i, m;
 	int filler, wfd;
@@ -1388,7 +1410,7 @@ TEST_F_TIMEOUT(egm, window_info_bad_pages, 240)
 			      (modes[m] ? 0 : EGM_BAD_PAGE_SUBSTITUTED);
 
 		start = alloc_over_retired(_metadata, self->fd, r, 0, modes[m],
-					   &wfd, &len, &filler);
+					   &wfd, &len, &filler, &align);
 		n = plat_bad(r, start, len, want);
 		ASSERT_LT(0, n);
 
@@ -1396,7 +1418,7 @@ TEST_F_TIMEOUT(egm, window_info_bad_pages, 240)
 		ASSERT_EQ(0, egm_window_info(wfd, &wi, bad, EGM_MAX_BAD));
 		EXPECT_EQ(r->pxm, wi.pxm);
 		EXPECT_EQ(len, wi.length);
-		EXPECT_EQ(pmd_size(), wi.alignment);
+		EXPECT_EQ(align, wi.alignment);
 		EXPECT_EQ(PAGE_SIZE, wi.page_size);
 		EXPECT_EQ(modes[m], wi.alloc_flags);
 		EXPECT_EQ(modes[m] ? 0 : n, wi.num_substituted);
@@ -1809,6 +1831,12 @@ TEST_F_TIMEOUT(egm, alloc_avoids_bad_pages, 120)
 	r = egm_plat_most_retired(&self->plat);
 	if (!r)
 		SKIP(return, "the platform has no retired page");
+	/*
+	 * Blocks of a PMD, unless no two clean ones are left above the first
+	 * retired page's (64K pages: that is the last PMD): then of a page.
+	 */
+	if (egm_plat_largest_good(r, ALIGN_DOWN(r->retired[0], hp)) < 2 * hp)
+		hp = PAGE_SIZE;
 	/* Fill the region up to the block of its first retired page ... */
 	start = ALIGN_DOWN(r->retired[0], hp);
 	if (start)
@@ -1873,7 +1901,7 @@ TEST_F_TIMEOUT(egm, substituted_pages_work, 300)
 	const struct egm_plat_region *r;
 	struct egm_bad_page bad[EGM_MAX_BAD];
 	struct egm_window_info wi;
-	__u64 len, start, free0;
+	__u64 len, start, free0, align;
 	int filler, wfd;
 	unsigned int i;
 	char *p, *q;
@@ -1883,7 +1911,7 @@ TEST_F_TIMEOUT(egm, substituted_pages_work, 300)
 	if (!r)
 		SKIP(return, "the platform has no retired page");
 	start = alloc_over_retired(_metadata, self->fd, r, 0, 0, &wfd, &len,
-				   &filler);
+				   &filler, &align);
 	ASSERT_EQ(0, egm_window_info(wfd, &wi, bad, EGM_MAX_BAD));
 	ASSERT_LT(0, wi.num_substituted);
 	ASSERT_EQ(wi.num_bad_pages, wi.num_substituted);
@@ -2000,7 +2028,7 @@ TEST_F_TIMEOUT(egm, bad_page_logged, 240)
 		.sa_flags = SA_SIGINFO | SA_NODEFER,
 	};
 	const struct egm_plat_region *r;
-	__u64 len, bad[EGM_MAX_BAD];
+	__u64 len, align, bad[EGM_MAX_BAD];
 	char want[128], buf[1024];
 	bool found = false;
 	int filler, wfd, kmsg;
@@ -2013,13 +2041,13 @@ TEST_F_TIMEOUT(egm, bad_page_logged, 240)
 	if (!r)
 		SKIP(return, "the platform has no retired page");
 	alloc_over_retired(_metadata, self->fd, r, 0, EGM_ALLOC_HOLES, &wfd,
-			   &len, &filler);
+			   &len, &filler, &align);
 	ASSERT_LT(0, window_holes(wfd, bad, EGM_MAX_BAD));
 	ASSERT_EQ(0, fstat(wfd, &st));
 	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
 	ASSERT_LE(0, kmsg);
 	ASSERT_EQ(0, (int)lseek(kmsg, 0, SEEK_END));
-	p = egm_map(wfd, pmd_size(), 0);
+	p = egm_map(wfd, len, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
 	EXPECT_TRUE(access_sigbus(p + bad[0], false));
@@ -2035,7 +2063,7 @@ TEST_F_TIMEOUT(egm, bad_page_logged, 240)
 	}
 	EXPECT_TRUE(found) TH_LOG("no \"%s\" in the kernel log", want);
 	close(kmsg);
-	munmap(p, pmd_size());
+	munmap(p, len);
 	close(wfd);
 	if (filler >= 0)
 		close(filler);

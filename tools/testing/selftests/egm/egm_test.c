@@ -1947,6 +1947,277 @@ TEST_F_TIMEOUT(egm, substituted_pages_work, 300)
 }
 
 /*
+ * Firmware records retired pages by 4 KiB; the driver reports the
+ * PAGE_SIZE pages that hold them. Records in one page (two 4 KiB records
+ * 4 KiB apart share a 64K page) count and list once, and the whole page is
+ * a hole; with 4K pages each is a page of its own. The platform file says
+ * which records there are, so every layout checks what it has: the fold
+ * where its records share a page, their separate pages where they do not.
+ */
+TEST_F_TIMEOUT(egm, retired_records_fold, 240)
+{
+	struct sigaction sa = {
+		.sa_sigaction = sigbus_handler,
+		.sa_flags = SA_SIGINFO | SA_NODEFER,
+	};
+	unsigned int i, j, k, npages, nrec = 0, nfold = 0;
+	struct egm_bad_page bad[EGM_MAX_BAD];
+	struct egm_window_info wi;
+	int wfd;
+	char *p;
+
+	REQUIRE_PLATFORM();
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+	for (i = 0; i < self->nregions; i++) {
+		const struct egm_region_info *info = &self->regions[i];
+		const struct egm_plat_region *r;
+
+		r = plat_region(&self->plat, info->pxm);
+		ASSERT_NE(NULL, r);
+		ASSERT_EQ(0, info->poisoned_pages);
+		/* The pages that hold the records, counted afresh. */
+		npages = 0;
+		for (j = 0; j < r->nrecords; j++) {
+			for (k = 0; k < j; k++)
+				if (r->records[k] / PAGE_SIZE ==
+				    r->records[j] / PAGE_SIZE)
+					break;
+			npages += k == j;
+		}
+		EXPECT_EQ(npages, r->nretired);
+		EXPECT_EQ(npages, info->retired_pages);
+		nrec += r->nrecords;
+		nfold += r->nrecords - npages;
+		if (!r->nrecords)
+			continue;
+
+		/* The whole region with holes lists exactly those pages. */
+		ASSERT_EQ(info->size, egm_free(self->fd, info->pxm));
+		ASSERT_EQ(0, egm_alloc_flags(self->fd, info->pxm, info->size,
+					     PAGE_SIZE, EGM_ALLOC_HOLES, &wfd));
+		ASSERT_EQ(0, egm_window_info(wfd, &wi, bad, EGM_MAX_BAD));
+		ASSERT_EQ(npages, wi.num_bad_pages);
+		for (k = 0; k < npages; k++) {
+			EXPECT_EQ(r->retired[k], bad[k].offset);
+			EXPECT_EQ(EGM_BAD_PAGE_RETIRED, bad[k].flags);
+		}
+		p = egm_map(wfd, info->size, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		for (j = 0; j < r->nrecords; j++) {
+			__u64 rec = r->records[j], pg = rec / PAGE_SIZE * PAGE_SIZE;
+
+			/* Each record's own 4 KiB faults, and so does its page. */
+			EXPECT_TRUE(access_sigbus(p + rec + 8, false))
+				TH_LOG("PXM %u record %#llx", info->pxm,
+				       (unsigned long long)rec);
+			EXPECT_EQ(p + rec + 8, (char *)sigbus_info.si_addr);
+			EXPECT_EQ(__builtin_ctzl(PAGE_SIZE),
+				  sigbus_info.si_addr_lsb);
+			EXPECT_TRUE(access_sigbus(p + pg, true));
+			EXPECT_TRUE(access_sigbus(p + pg + PAGE_SIZE - 1, false));
+			/* The pages around it work, unless bad themselves. */
+			if (pg && !egm_is_bad(r->retired, r->nretired,
+					      pg - PAGE_SIZE))
+				EXPECT_FALSE(access_sigbus(p + pg - 1, false));
+			if (pg + PAGE_SIZE < info->size &&
+			    !egm_is_bad(r->retired, r->nretired, pg + PAGE_SIZE))
+				EXPECT_FALSE(access_sigbus(p + pg + PAGE_SIZE,
+							   false));
+		}
+		ASSERT_EQ(0, munmap(p, info->size));
+		close(wfd);
+	}
+	signal(SIGBUS, SIG_DFL);
+	ksft_print_msg("%u firmware records in %lu KiB pages: %u folded into a page with another\n",
+		       nrec, PAGE_SIZE >> 10, nfold);
+	/* Nothing folds: every record had a page, and a count, of its own. */
+	if (!nfold)
+		ksft_print_msg("no two records share a %lu KiB page: each was checked as its own page\n",
+			       PAGE_SIZE >> 10);
+	EXPECT_LT(0, nrec) TH_LOG("the platform retires no page at all");
+}
+
+/* The window that holds region offset @off, of @n windows; -1 if none. */
+static int window_at(int *fds, int n, __u64 base, __u64 off, __u64 *woff)
+{
+	struct egm_window_info wi;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (egm_window_info(fds[i], &wi, NULL, 0) && errno != ENOSPC)
+			continue;
+		if (wi.phys_addr && off >= wi.phys_addr - base &&
+		    off - (wi.phys_addr - base) < wi.length) {
+			*woff = off - (wi.phys_addr - base);
+			return fds[i];
+		}
+	}
+	return -1;
+}
+
+/*
+ * A firmware record in a region's last 4 KiB makes its last page bad,
+ * whatever the page size, and the driver never hands it out: not to a
+ * window that must have no bad page, nor as a spare, nor as a page of a
+ * window without holes, which would need a spare it does not have; a
+ * window with holes over it has it as a hole, which raises SIGBUS. Where
+ * the platform retires no region's last page, that page must be handed
+ * out like any other.
+ */
+TEST_F_TIMEOUT(egm, retired_last_page, 300)
+{
+	struct sigaction sa = {
+		.sa_sigaction = sigbus_handler,
+		.sa_flags = SA_SIGINFO | SA_NODEFER,
+	};
+	const struct egm_region_info *info = &self->regions[0];
+	__u64 P = PAGE_SIZE, hp = pmd_size(), size, last, woff, len, align;
+	int filler, a, b, c, w, fills[MAX_FILLERS], nfill;
+	struct egm_region_info wi_region;
+	struct egm_window_info wi;
+	struct egm_bad_page bad[EGM_MAX_BAD];
+	const struct egm_plat_region *r;
+	bool last_bad = false;
+	unsigned int i, nb;
+	char *p;
+
+	REQUIRE_PLATFORM();
+	for (i = 0; i < self->nregions && !last_bad; i++) {
+		r = plat_region(&self->plat, self->regions[i].pxm);
+		ASSERT_NE(NULL, r);
+		last_bad = egm_is_bad(r->retired, r->nretired, r->size - P);
+		if (last_bad)
+			info = &self->regions[i];
+	}
+	r = plat_region(&self->plat, info->pxm);
+	size = info->size;
+	last = size - P;
+	ksft_print_msg("PXM %u: the last page is %s\n", info->pxm,
+		       last_bad ? "retired" : "good");
+	/* The bench's layouts retire none of the two pages before it. */
+	ASSERT_FALSE(egm_is_bad(r->retired, r->nretired, size - 2 * P));
+	ASSERT_FALSE(egm_is_bad(r->retired, r->nretired, size - 3 * P));
+	ASSERT_EQ(size, egm_free(self->fd, info->pxm));
+	ASSERT_TRUE(wait_clean(self->fd, info->pxm, 240));
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+
+	/* All but the last three pages: holes, as it holds retired pages. */
+	ASSERT_EQ(0, egm_alloc_flags(self->fd, info->pxm, size - 3 * P, P,
+				     EGM_ALLOC_HOLES, &filler));
+	ASSERT_EQ(0, egm_window_info(filler, &wi, NULL, 0) && errno != ENOSPC);
+	ASSERT_EQ(r->base, wi.phys_addr) TH_LOG("the filler is not at 0");
+	ASSERT_TRUE(egm_region_by_pxm(self->fd, info->pxm, &wi_region));
+	EXPECT_EQ(3 * P, wi_region.free);
+	EXPECT_EQ(last_bad ? 2 * P : 3 * P, wi_region.largest_free_good);
+	if (last_bad) {
+		EXPECT_ERRNO(ENOSPC, egm_alloc_flags(self->fd, info->pxm, 3 * P,
+						     P, EGM_ALLOC_NO_BAD_PAGES,
+						     NULL));
+		/* Its spare would have to be a page it holds itself. */
+		EXPECT_ERRNO(ENOSPC, egm_alloc(self->fd, info->pxm, 3 * P, P,
+					       NULL));
+		ASSERT_EQ(0, egm_alloc_flags(self->fd, info->pxm, P, P,
+					     EGM_ALLOC_NO_BAD_PAGES, &a));
+		ASSERT_EQ(0, egm_alloc(self->fd, info->pxm, P, P, &b));
+		EXPECT_EQ(0, window_bad(a, NULL, 0));
+		EXPECT_EQ(0, window_bad(b, NULL, 0));
+		/* Only the last page is left, and only holes may have it. */
+		EXPECT_ERRNO(ENOSPC, egm_alloc_flags(self->fd, info->pxm, P, P,
+						     EGM_ALLOC_NO_BAD_PAGES,
+						     NULL));
+		EXPECT_ERRNO(ENOSPC, egm_alloc(self->fd, info->pxm, P, P, NULL));
+		ASSERT_EQ(0, egm_alloc_flags(self->fd, info->pxm, P, P,
+					     EGM_ALLOC_HOLES, &c));
+		ASSERT_EQ(0, egm_window_info(c, &wi, bad, EGM_MAX_BAD));
+		EXPECT_EQ(r->base + last, wi.phys_addr);
+		ASSERT_EQ(1, wi.num_bad_pages);
+		EXPECT_EQ(0, bad[0].offset);
+		EXPECT_EQ(EGM_BAD_PAGE_RETIRED, bad[0].flags);
+		p = egm_map(c, P, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		/* The record's own 4 KiB, and the rest of the page. */
+		for (i = 0; i < r->nrecords; i++)
+			if (r->records[i] >= last)
+				EXPECT_TRUE(access_sigbus(p + r->records[i] - last,
+							  false));
+		EXPECT_TRUE(access_sigbus(p, true));
+		EXPECT_EQ(__builtin_ctzl(PAGE_SIZE), sigbus_info.si_addr_lsb);
+		EXPECT_TRUE(access_sigbus(p + P - 1, false));
+		munmap(p, P);
+		close(c);
+		close(b);
+		close(a);
+	} else {
+		/* A window without bad pages ends at the region's end. */
+		ASSERT_EQ(0, egm_alloc_flags(self->fd, info->pxm, 3 * P, P,
+					     EGM_ALLOC_NO_BAD_PAGES, &a));
+		ASSERT_EQ(0, egm_window_info(a, &wi, NULL, 0) && errno != ENOSPC);
+		EXPECT_EQ(r->base + size - 3 * P, wi.phys_addr);
+		p = egm_map(a, 3 * P, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		EXPECT_FALSE(access_sigbus(p + 3 * P - 1, true));
+		munmap(p, 3 * P);
+		close(a);
+	}
+	close(filler);
+
+	/* A PMD window at the end, with the last PMD's bad pages. */
+	ASSERT_EQ(0, size % hp);
+	nb = egm_plat_nbad(r, size - hp, hp);
+	ASSERT_EQ(0, egm_alloc_flags(self->fd, info->pxm, size - hp, hp,
+				     EGM_ALLOC_HOLES, &filler));
+	if (nb) {
+		EXPECT_ERRNO(ENOSPC, egm_alloc_flags(self->fd, info->pxm, hp, hp,
+						     EGM_ALLOC_NO_BAD_PAGES,
+						     NULL));
+		EXPECT_ERRNO(ENOSPC, egm_alloc(self->fd, info->pxm, hp, hp, NULL));
+	}
+	ASSERT_EQ(0, egm_alloc_flags(self->fd, info->pxm, hp, hp,
+				     EGM_ALLOC_HOLES, &w));
+	ASSERT_EQ(0, egm_window_info(w, &wi, bad, EGM_MAX_BAD));
+	EXPECT_EQ(r->base + size - hp, wi.phys_addr);
+	ASSERT_EQ(nb, wi.num_bad_pages);
+	if (last_bad)
+		EXPECT_EQ(hp - P, bad[nb - 1].offset);
+	p = egm_map(w, hp, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(last_bad, access_sigbus(p + hp - 8, false));
+	EXPECT_FALSE(access_sigbus(p + hp - P - 8, true));
+	munmap(p, hp);
+	close(w);
+	close(filler);
+
+	/*
+	 * Spares come from the top of the region: a window that needs them
+	 * must not get the retired last page, which stays free, so that a
+	 * window with holes that takes the rest has it as a hole.
+	 */
+	if (last_bad && r->nretired > 1) {
+		__u64 start;
+
+		start = alloc_over_retired(_metadata, self->fd, r, 0, 0, &w,
+					   &len, &filler, &align);
+		ASSERT_EQ(0, egm_window_info(w, &wi, NULL, 0) && errno != ENOSPC);
+		ASSERT_LT(0, wi.num_substituted);
+		EXPECT_LE(start + len, last);
+		nfill = fill_free(_metadata, self->fd, info->pxm, fills);
+		c = window_at(fills, nfill, r->base, last, &woff);
+		ASSERT_LE(0, c) TH_LOG("the last page was taken as a spare");
+		ASSERT_EQ(0, egm_window_info(c, &wi, bad, EGM_MAX_BAD));
+		for (i = 0; i < wi.num_bad_pages && bad[i].offset != woff; i++)
+			;
+		ASSERT_GT(wi.num_bad_pages, i);
+		EXPECT_EQ(EGM_BAD_PAGE_RETIRED, bad[i].flags);
+		close_all(fills, nfill);
+		close(w);
+		if (filler >= 0)
+			close(filler);
+	}
+	signal(SIGBUS, SIG_DFL);
+	EXPECT_EQ(size, egm_free(self->fd, info->pxm));
+}
+
+/*
  * qemu_ram_remap() after a memory error: one page of the fd mapped with
  * MAP_FIXED over a huge-mapped window, at its own offset. It must work
  * and show that offset, and the pages around it too.

@@ -16,8 +16,14 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+/* Some helpers of the iommufd selftests go unused here. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-variable"
 #include "../iommu/iommufd_utils.h"
 #include "egm_utils.h"
+#pragma GCC diagnostic pop
+
 #include "egm_iommufd_utils.h"
 
 #define INJECT		"/sys/kernel/debug/egm/inject_poison"

@@ -840,7 +840,7 @@ static void *raw_mmap(size_t len, int prot, int flags, int fd,
 }
 
 /* Mappings must lie within the window. */
-TEST_F(egm, mmap_bounds)
+TEST_F_TIMEOUT(egm, mmap_bounds, 120)
 {
 	__u64 len = 2 * pmd_size();
 	int wfd;
@@ -890,7 +890,7 @@ TEST_F(egm, mmap_bounds)
  * A mapping at an offset sees the window from that offset on, and gets
  * huge entries wherever its address and offset allow.
  */
-TEST_F(egm, mmap_offset)
+TEST_F_TIMEOUT(egm, mmap_offset, 120)
 {
 	__u64 hp = pmd_size(), len = pmds(&self->regions[0], 4);
 	unsigned long offs[] = { PAGE_SIZE, hp, hp + 5 * PAGE_SIZE, len - hp };
@@ -957,7 +957,7 @@ TEST_F(egm, mremap_grow)
  * Splits at any page work, as for vfio-pci BARs: the faults around them
  * fall back to smaller entries, and every page still maps its own offset.
  */
-TEST_F(egm, split_unaligned)
+TEST_F_TIMEOUT(egm, split_unaligned, 120)
 {
 	__u64 hp = pmd_size(), len = pmds(&self->regions[0], 4);
 	int wfd;
@@ -988,7 +988,7 @@ TEST_F(egm, split_unaligned)
 }
 
 /* The inode is openable through /proc/self/fd like a memfd's. */
-TEST_F(egm, reopen_proc_fd)
+TEST_F_TIMEOUT(egm, reopen_proc_fd, 120)
 {
 	__u32 pxm = self->regions[0].pxm;
 	__u64 len = 2 * pmd_size(), free0 = egm_free(self->fd, pxm);
@@ -1664,7 +1664,7 @@ static int unpriv_vmm(int sock, __u64 len)
 #undef FAIL_IF
 }
 
-TEST_F(egm, unprivileged_scm_rights)
+TEST_F_TIMEOUT(egm, unprivileged_scm_rights, 120)
 {
 	__u64 len = 2 * pmd_size();
 	int sv[2], wfd, status;
@@ -2222,7 +2222,7 @@ TEST_F_TIMEOUT(egm, retired_last_page, 300)
  * MAP_FIXED over a huge-mapped window, at its own offset. It must work
  * and show that offset, and the pages around it too.
  */
-TEST_F(egm, remap_fixed_single_page)
+TEST_F_TIMEOUT(egm, remap_fixed_single_page, 120)
 {
 	__u32 pxm = self->regions[0].pxm;
 	__u64 hp = pmd_size(), len = 2 * hp, off = hp + 5 * PAGE_SIZE;
@@ -2724,7 +2724,7 @@ static char *big_map(int fd, const struct egm_region_info *regions, __u32 n,
  * PROT_NONE leaf, and pudp_invalidate() warned). arm64 maps no PUD: there
  * the largest leaf, a PMD, goes the same way.
  */
-TEST_F(egm, mprotect_pud)
+TEST_F_TIMEOUT(egm, mprotect_pud, 120)
 {
 	__u64 len;
 	int wfd, kmsg;
@@ -2759,7 +2759,7 @@ static bool bad_table_logged(int kmsg)
  * than a PUD, the leaf is split and refaulted with PMDs. On arm64 the
  * leaf is a PMD, moved as it is too, or split and refaulted with pages.
  */
-TEST_F(egm, mremap_pud)
+TEST_F_TIMEOUT(egm, mremap_pud, 120)
 {
 	__u64 len, small;
 	long before, faults;

@@ -108,6 +108,51 @@ static void egm_retired_test_granule(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, s.pgoff[1], (unsigned long)(0x1f000 / PAGE_SIZE));
 }
 
+/* Record a page as egm_retired_load() does: once, however many records. */
+static int add_retired(void *arg, unsigned long pgoff)
+{
+	struct egm_region *r = arg;
+	int ret = egm_region_add_bad(r, pgoff, EGM_PAGE_RETIRED, GFP_KERNEL);
+
+	if (ret < 0)
+		return ret;
+	r->nr_retired += ret;
+	return 0;
+}
+
+/*
+ * In the region's bad pages, records that share a PAGE_SIZE page are one
+ * page: two 4 KiB records 4 KiB apart make one bad page with 64K pages,
+ * two with 4K pages, and a repeated record counts once at any page size.
+ * A record in the region's last 4 KiB marks its last page.
+ */
+static void egm_retired_test_fold(struct kunit *test)
+{
+	__le64 t[] = { cpu_to_le64(4), cpu_to_le64(BASE + 0xa000000),
+		       cpu_to_le64(BASE + 0xa001000),
+		       cpu_to_le64(BASE + 0xa001000),
+		       cpu_to_le64(BASE + SIZE - 0x1000) };
+	struct egm_region *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	unsigned long idx, n = 0, pages;
+	void *entry;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	r->base = BASE;
+	r->size = SIZE;
+	xa_init(&r->bad);
+	pages = (0xa000000 >> PAGE_SHIFT) == (0xa001000 >> PAGE_SHIFT) ? 2 : 3;
+	KUNIT_EXPECT_EQ(test, egm_retired_parse(t, sizeof(t), BASE, SIZE,
+						add_retired, r), 0);
+	KUNIT_EXPECT_EQ(test, r->nr_retired, pages);
+	xa_for_each(&r->bad, idx, entry)
+		n++;
+	KUNIT_EXPECT_EQ(test, n, pages);
+	KUNIT_EXPECT_NOT_NULL(test, xa_load(&r->bad, 0xa000000 >> PAGE_SHIFT));
+	KUNIT_EXPECT_NOT_NULL(test, xa_load(&r->bad, 0xa001000 >> PAGE_SHIFT));
+	KUNIT_EXPECT_NOT_NULL(test, xa_load(&r->bad, (SIZE >> PAGE_SHIFT) - 1));
+	xa_destroy(&r->bad);
+}
+
 /*
  * A firmware table address of 0 is a bug that may hide bad pages: the
  * region is refused unless egm.allow_no_retired_table says otherwise.
@@ -164,6 +209,7 @@ static struct kunit_case egm_firmware_test_cases[] = {
 	KUNIT_CASE(egm_retired_test_huge_count),
 	KUNIT_CASE(egm_retired_test_outside),
 	KUNIT_CASE(egm_retired_test_granule),
+	KUNIT_CASE(egm_retired_test_fold),
 	KUNIT_CASE(egm_retired_test_zero_base),
 	KUNIT_CASE(egm_param_test),
 	{}

@@ -62,6 +62,16 @@ static int within(uint64_t start, uint64_t end, const struct range *r, int n)
 	return 0;
 }
 
+static int overlaps(uint64_t start, uint64_t end, const struct range *r, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (start <= r[i].end && end >= r[i].start)
+			return 1;
+	return 0;
+}
+
 static int nregions(void)
 {
 	uint64_t n = 0;
@@ -87,6 +97,7 @@ static int read_file(const char *path, void *buf, size_t len)
 	return n < 0 ? (int)n : (int)got;
 }
 
+#ifdef __x86_64__
 /*
  * Is [start, end] inside one top-level /proc/iomem entry named @name? Not
  * necessarily equal to it: the kernel merges adjacent reserved e820
@@ -113,6 +124,36 @@ static int iomem_has(uint64_t start, uint64_t end, const char *name)
 	}
 	fclose(f);
 	return found;
+}
+#endif
+
+/*
+ * Is [start, end] hidden in /proc/iomem: overlapped by no top-level entry
+ * but "Reserved", "reserved" or egm's own claim ("egm.N")? arm64 has no
+ * memmap=: its bench leaves the EGM ranges out of the memory map.
+ */
+static int iomem_hidden(uint64_t start, uint64_t end)
+{
+	char line[256];
+	int hidden = 1;
+	FILE *f = fopen("/proc/iomem", "r");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long s, e;
+		char what[128];
+
+		if (line[0] == ' ')
+			continue;
+		if (sscanf(line, "%llx-%llx : %127[^\n]", &s, &e, what) != 3)
+			continue;
+		if (s <= end && e >= start && strcmp(what, "Reserved") &&
+		    strcmp(what, "reserved") && strncmp(what, "egm.", 4))
+			hidden = 0;
+	}
+	fclose(f);
+	return hidden;
 }
 
 /* Does any "System RAM" entry overlap [start, end]? */
@@ -167,7 +208,24 @@ TEST(platform_env)
 	}
 }
 
-/* The regions and the retired tables are Reserved, not System RAM. */
+/*
+ * Whether [start, end] is hidden as the architecture's bench hides it:
+ * nothing but a reservation (or egm) claims it, and on x86, which hides
+ * it with memmap=, a Reserved entry holds it; arm64 leaves it out of the
+ * memory map.
+ */
+static int range_hidden(uint64_t start, uint64_t end)
+{
+	int hidden = iomem_hidden(start, end);
+
+#ifdef __x86_64__
+	if (hidden == 1)
+		hidden = iomem_has(start, end, "Reserved");
+#endif
+	return hidden;
+}
+
+/* The regions and the retired tables are hidden, not System RAM. */
 TEST(iomem_reserved)
 {
 	uint64_t base, size;
@@ -177,15 +235,15 @@ TEST(iomem_reserved)
 	for (i = 0; i < nregions(); i++) {
 		ASSERT_EQ(0, plat_region_u64(i, "BASE", &base));
 		ASSERT_EQ(0, plat_region_u64(i, "SIZE", &size));
-		EXPECT_EQ(1, iomem_has(base, base + size - 1, "Reserved")) {
-			TH_LOG("no Reserved %#" PRIx64 "-%#" PRIx64 " in /proc/iomem",
+		EXPECT_EQ(1, range_hidden(base, base + size - 1)) {
+			TH_LOG("%#" PRIx64 "-%#" PRIx64 " is not hidden in /proc/iomem",
 			       base, base + size - 1);
 		}
 		EXPECT_EQ(0, iomem_ram_overlaps(base, base + size - 1));
 	}
 	ASSERT_EQ(0, plat_u64("EGM_PLAT_TABLES_BASE", &base));
 	ASSERT_EQ(0, plat_u64("EGM_PLAT_TABLES_SIZE", &size));
-	EXPECT_EQ(1, iomem_has(base, base + size - 1, "Reserved"));
+	EXPECT_EQ(1, range_hidden(base, base + size - 1));
 	EXPECT_EQ(0, iomem_ram_overlaps(base, base + size - 1));
 }
 
@@ -224,7 +282,12 @@ TEST(numa_nodes)
 			if (sscanf(e->d_name, "memory%llu", &idx) != 1)
 				continue;
 			blocks++;
-			EXPECT_TRUE(within(idx * bs, (idx + 1) * bs - 1, r, n)) {
+			/*
+			 * A block may hang over the end of a range that is not
+			 * block aligned: arm64's 64 MiB of firmware flash at 0
+			 * in a block of 128 MiB (512 MiB with 64K pages).
+			 */
+			EXPECT_TRUE(overlaps(idx * bs, (idx + 1) * bs - 1, r, n)) {
 				TH_LOG("node%d has memory block %#llx outside its ranges",
 				       node, idx * bs);
 			}
@@ -360,10 +423,16 @@ TEST(acpi_dsdt_revision)
 	EXPECT_TRUE(acpi_checksum_ok(t, len));
 }
 
-/* Each GPU-like function has QEMU's ACPI object (which carries the _DSD). */
+/*
+ * Each GPU-like function has an ACPI companion under the root bridge, at
+ * its own _ADR (which firmware gives the _DSD). On x86 it must be QEMU's
+ * own S<devfn> object: a second Device with the same _ADR is ignored
+ * (DESIGN.md section 7). arm64's virt has none, so the SSDT declares
+ * EG<devfn>: compare the address, not the name.
+ */
 TEST(gpu_companions)
 {
-	char path[300], want[64], got[64];
+	char path[300], got[64];
 	const char *gpus;
 	int n = 0;
 
@@ -381,13 +450,30 @@ TEST(gpu_companions)
 
 		snprintf(path, sizeof(path),
 			 "/sys/bus/pci/devices/0000:00:%02x.%x/firmware_node/path", slot, fn);
-		snprintf(want, sizeof(want), "\\_SB_.PCI0.S%02X_", slot << 3 | fn);
 		len = read_file(path, got, sizeof(got) - 1);
 		got[len > 0 ? len : 0] = 0;
 		got[strcspn(got, "\n")] = 0;
-		EXPECT_STREQ(want, got) {
+		EXPECT_EQ(0, strncmp(got, "\\_SB_.PCI0.", 11)) {
 			TH_LOG("%s: %s", path, len < 0 ? strerror(-len) : got);
 		}
+#ifdef __x86_64__
+		{
+			char want[64];
+
+			snprintf(want, sizeof(want), "\\_SB_.PCI0.S%02X_",
+				 slot << 3 | fn);
+			EXPECT_STREQ(want, got);
+		}
+#endif
+		snprintf(path, sizeof(path),
+			 "/sys/bus/pci/devices/0000:00:%02x.%x/firmware_node/adr", slot, fn);
+		len = read_file(path, got, sizeof(got) - 1);
+		got[len > 0 ? len : 0] = 0;
+		EXPECT_LT(0, len) {
+			TH_LOG("%s: %s", path, strerror(-len));
+		}
+		EXPECT_EQ((unsigned long long)slot << 16 | fn,
+			  strtoull(got, NULL, 0));
 
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/0000:00:%02x.%x/driver",
 			 slot, fn);

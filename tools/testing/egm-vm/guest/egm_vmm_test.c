@@ -59,6 +59,14 @@
 #include "platform.h"
 #include "egm_payload.h"
 
+/*
+ * The nested VMs are x86 (qemu-system-x86_64, the x86 payload, whose 4 KiB
+ * pages PAGE counts): the bench builds this test on x86_64 only.
+ */
+#ifndef __x86_64__
+#error "egm_vmm_test runs x86 VMs: build it for x86_64 only"
+#endif
+
 #define SZ_1M		((uint64_t)1 << 20)
 #define SZ_1G		((uint64_t)1 << 30)
 #define VMM_DIR		"/tmp/egm-vmm"

@@ -75,7 +75,7 @@ static const char * const op_names[NR_OPS] = {
 	[OP_ALLOC] = "EGM_ALLOC",
 	[OP_WINDOW_INFO] = "EGM_WINDOW_INFO",
 	[OP_FAULT_PMD] = "mmap+fault(PMD)",
-	[OP_FAULT_PTE] = "mmap+fault(4K)",
+	[OP_FAULT_PTE] = "mmap+fault(page)",
 	[OP_MAP_FILE] = "IOMMU_IOAS_MAP_FILE",
 	[OP_UNMAP] = "IOMMU_IOAS_UNMAP",
 	[OP_CLOSE] = "close",
@@ -496,6 +496,11 @@ static bool wait_clean(struct _test_data_egm_fail_nth *self, unsigned int i,
 	return false;
 }
 
+/*
+ * The alignment of the 2 MiB windows most walks use: 2 MiB where that is
+ * the region's PMD (4K pages), else (a 512 MiB PMD with 64K pages) the
+ * page size, which keeps every run as cheap.
+ */
 static __u64 pmd_align(const struct egm_region_info *r)
 {
 	return r->align & SZ_2M ? SZ_2M : PAGE_SIZE;
@@ -694,22 +699,25 @@ static void walk_alloc(struct __test_metadata *_metadata,
 /*
  * Plain windows of both regions, with every flag and alignment, on clean
  * memory: the background scrubber keeps some, so each run takes the same
- * path.
+ * path. The PMD aligned and default ones are a PMD long, 512 MiB with
+ * 64K pages; the flags go with the 2 MiB windows of pmd_align().
  */
 TEST_F_TIMEOUT(egm_fail_nth, alloc, 600)
 {
+	enum { PMD = 2, CHEAP = 3 };	/* and 0: the default, 1: a page */
 	static const struct {
-		__u64 align;	/* 1: the page size */
+		__u64 align;
 		__u32 flags;
 	} v[] = {
-		{ SZ_2M, 0 },
+		{ PMD, 0 },
 		{ 0, 0 },
 		{ 1, 0 },
-		{ SZ_2M, EGM_ALLOC_NO_BAD_PAGES },
-		{ SZ_2M, EGM_ALLOC_HOLES },
-		{ SZ_2M, EGM_ALLOC_ASYNC },
-		{ SZ_2M, EGM_ALLOC_NO_BAD_PAGES | EGM_ALLOC_HOLES | EGM_ALLOC_ASYNC },
+		{ CHEAP, EGM_ALLOC_NO_BAD_PAGES },
+		{ CHEAP, EGM_ALLOC_HOLES },
+		{ CHEAP, EGM_ALLOC_ASYNC },
+		{ CHEAP, EGM_ALLOC_NO_BAD_PAGES | EGM_ALLOC_HOLES | EGM_ALLOC_ASYNC },
 	};
+	__u64 hp = pmd_size();
 	struct alloc_arg a;
 	unsigned int i, j;
 
@@ -719,14 +727,23 @@ TEST_F_TIMEOUT(egm_fail_nth, alloc, 600)
 		for (j = 0; j < ARRAY_SIZE(v); j++) {
 			a = (struct alloc_arg){
 				.pxm = r->pxm,
-				.len = SZ_2M,
-				.align = v[j].align == 1 ? PAGE_SIZE : v[j].align,
+				.align = v[j].align == 1 ? PAGE_SIZE :
+					 v[j].align == PMD ? hp :
+					 v[j].align == CHEAP ? pmd_align(r) : 0,
 				.flags = v[j].flags,
 			};
-			a.want_align = a.align ?: pmd_align(r);
+			a.want_align = a.align ?: r->align & hp ? hp : PAGE_SIZE;
+			a.len = a.want_align > SZ_2M ? a.want_align : SZ_2M;
 			if (!(r->align & a.want_align) || r->free < 8 * SZ_2M)
 				continue;
-			if (!wait_clean(self, i, CLEAN_WANTED, 120))
+			/* Only a window that can miss the bad pages has none. */
+			if (r->largest_free_good + PAGE_SIZE < a.len + a.want_align) {
+				ksft_print_msg("PXM %u has no clean %llu KiB window: its alloc is not walked\n",
+					       r->pxm, (unsigned long long)a.len >> 10);
+				continue;
+			}
+			if (!wait_clean(self, i, CLEAN_WANTED > a.len ?
+					CLEAN_WANTED : a.len, 120))
 				TH_LOG("PXM %u has little clean memory: runs may differ",
 				       r->pxm);
 			walk_alloc(_metadata, self, &a, "");
@@ -933,27 +950,40 @@ static void fault_needs_page_alloc(struct __test_metadata *_metadata,
 		SKIP(return, "%s", NO_PAGE_ALLOC);
 }
 
-/* A PMD fault on a 2 MiB aligned window. */
+/*
+ * A PMD fault on a window of one PMD: 2 MiB with 4K pages, 512 MiB with
+ * 64K pages, whose page tables have a level less. Carved once: only the
+ * fault is walked.
+ */
 TEST_F_TIMEOUT(egm_fail_nth, mmap_fault_pmd, 300)
 {
 	const struct egm_region_info *r = &self->regions[0];
-	struct fault_arg a = { .len = SZ_2M, .touch = SZ_2M / 2 };
-
+	__u64 hp = pmd_size();
+	struct fault_arg a = { .len = hp, .touch = hp / 2 };
+	char what[64];
+	unsigned int i;
 	int maps;
 	char *p;
 
-	if (!(r->align & SZ_2M))
-		SKIP(return, "PXM %u has no 2 MiB alignment", r->pxm);
-	ASSERT_EQ(0, egm_alloc(self->egm, r->pxm, SZ_2M, SZ_2M, &self->wfd));
+	if (!(r->align & hp))
+		SKIP(return, "PXM %u has no PMD alignment", r->pxm);
+	/* No bad page, or the fault falls back to pages around it. */
+	for (i = 0; i < self->nregions; i++)
+		if (!egm_alloc_flags(self->egm, self->regions[i].pxm, hp, hp,
+				     EGM_ALLOC_NO_BAD_PAGES, &self->wfd))
+			break;
+	ASSERT_GT(self->nregions, i) TH_LOG("no region has a clean PMD");
 	a.wfd = self->wfd;
 	/* The walks look for leaked mappings by their name: it must show. */
 	maps = count_maps();
-	p = egm_map(self->wfd, SZ_2M, 0);
+	p = egm_map(self->wfd, hp, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(maps + 1, count_maps())
 		TH_LOG("window mappings do not show as %s in /proc/self/maps", MAPS_NAME);
-	ASSERT_EQ(0, munmap(p, SZ_2M));
-	walk_fault(_metadata, self, OP_FAULT_PMD, "[2 MiB window, 2 MiB aligned]", &a);
+	ASSERT_EQ(0, munmap(p, hp));
+	snprintf(what, sizeof(what), "[%llu KiB window, PMD aligned]",
+		 (unsigned long long)hp >> 10);
+	walk_fault(_metadata, self, OP_FAULT_PMD, what, &a);
 	fault_needs_page_alloc(_metadata, self, OP_FAULT_PMD);
 }
 
@@ -1236,14 +1266,75 @@ static bool fill_good_blocks(struct _test_data_egm_fail_nth *self, __u32 pxm)
 	return false;
 }
 
+/* Take [start, end) of a region with a filler that has no bad page. */
+static bool fill_piece(struct _test_data_egm_fail_nth *self, __u32 pxm,
+		       __u64 start, __u64 end, int *fds, unsigned int *n)
+{
+	if (start >= end)
+		return true;
+	if (*n == MAX_FILLERS)
+		return false;
+	return !egm_alloc_flags(self->egm, pxm, end - start, PAGE_SIZE,
+				EGM_ALLOC_NO_BAD_PAGES, &fds[(*n)++]);
+}
+
+/*
+ * fill_good_blocks() for a region without 2 MiB alignment (64K pages):
+ * leave free only the @len bytes at the @len block of its lowest bad
+ * page, the bad pages, and @len / 2 at its top for spares. The region is
+ * made all dirty first, so that first fit goes by address alone; then
+ * fillers take the good pieces in address order, each exactly as long as
+ * its piece, so that each lands on it, and those in the block are let go
+ * again. A window of @len then fits nowhere else.
+ */
+static bool fill_around_bad(struct _test_data_egm_fail_nth *self,
+			    const struct egm_region_info *r, __u64 len)
+{
+	struct egm_bad_page bad[EGM_MAX_BAD];
+	__u64 top = r->size - len / 2, blk, prev = 0, end;
+	unsigned int k, n, ntmp = 0;
+	struct egm_window_info wi;
+	int tmp[MAX_FILLERS], wfd;
+	bool ok = true;
+
+	/* Every bad page, poisoned ones too, and all of it dirty. */
+	if (egm_alloc_flags(self->egm, r->pxm, r->size, PAGE_SIZE,
+			    EGM_ALLOC_HOLES, &wfd))
+		return false;
+	if (egm_window_info(wfd, &wi, bad, EGM_MAX_BAD))
+		wi.num_bad_pages = 0;
+	close(wfd);
+	n = wi.num_bad_pages;
+	if (!n)
+		return false;
+	blk = bad[0].offset / len * len;
+	if (blk + len > top)
+		return false;
+	for (k = 0; ok && k <= n && prev < top; k++) {
+		end = k < n && bad[k].offset < top ? bad[k].offset : top;
+		ok = fill_piece(self, r->pxm, prev, end < blk ? end : blk,
+				self->fillers, &self->nfillers) &&
+		     fill_piece(self, r->pxm, prev > blk ? prev : blk,
+				end < blk + len ? end : blk + len, tmp, &ntmp) &&
+		     fill_piece(self, r->pxm,
+				prev > blk + len ? prev : blk + len, end,
+				self->fillers, &self->nfillers);
+		prev = end + PAGE_SIZE;
+	}
+	while (ntmp)
+		close(tmp[--ntmp]);
+	return ok;
+}
+
 /*
  * Windows over the retired pages of the platform: substituted, with
  * holes, and what can be done with them. Fillers hold every 2 MiB block
  * without a bad page, so that each 2 MiB window lands on the lowest block
  * with one (the first retired page's, unless egm_poison_test poisoned a
  * lower page); the spares come from the rest of the bad blocks.
- * The background scrubber is off and the block dirty, so that every run
- * zeroes it.
+ * Without 2 MiB alignment (64K pages), fill_around_bad() makes the same
+ * layout for page aligned 2 MiB windows. The background scrubber is off
+ * and the block dirty, so that every run zeroes it.
  */
 TEST_F_TIMEOUT(egm_fail_nth, bad_pages, 600)
 {
@@ -1258,7 +1349,8 @@ TEST_F_TIMEOUT(egm_fail_nth, bad_pages, 600)
 	struct walk_desc d = {
 		.errnos = egm_errnos,
 	};
-	__u64 off = ~0ULL;
+	const struct egm_region_info *r = NULL;
+	__u64 off = ~0ULL, align;
 	bool iommu;
 	unsigned int i;
 
@@ -1269,19 +1361,30 @@ TEST_F_TIMEOUT(egm_fail_nth, bad_pages, 600)
 		SKIP(return, "the platform has no retired page");
 	if (egm_free(self->egm, pr->pxm) != pr->size)
 		SKIP(return, "PXM %u is in use", pr->pxm);
+	for (i = 0; i < self->nregions; i++)
+		if (self->regions[i].pxm == pr->pxm)
+			r = &self->regions[i];
+	ASSERT_NE(NULL, r);
+	align = pmd_align(r);
 	ASSERT_TRUE(scrub_set(self, false));
-	ASSERT_TRUE(fill_good_blocks(self, pr->pxm))
-		TH_LOG("cannot fill the good blocks of PXM %u with %d windows",
-		       pr->pxm, MAX_FILLERS);
+	if (align == SZ_2M) {
+		ASSERT_TRUE(fill_good_blocks(self, pr->pxm))
+			TH_LOG("cannot fill the good blocks of PXM %u with %d windows",
+			       pr->pxm, MAX_FILLERS);
+	} else {
+		ASSERT_TRUE(fill_around_bad(self, r, SZ_2M))
+			TH_LOG("cannot fill PXM %u around its first bad page",
+			       pr->pxm);
+	}
 	subst = (struct alloc_arg){
-		.pxm = pr->pxm, .len = SZ_2M, .align = SZ_2M,
-		.want_align = SZ_2M, .bad = true,
+		.pxm = pr->pxm, .len = SZ_2M, .align = align,
+		.want_align = align, .bad = true,
 	};
 	holes = subst;
 	holes.flags = EGM_ALLOC_HOLES;
 
 	/* Once uninjected: it lands over a bad page, and dirties it. */
-	ASSERT_EQ(0, egm_alloc(self->egm, pr->pxm, SZ_2M, SZ_2M, &self->wfd));
+	ASSERT_EQ(0, egm_alloc(self->egm, pr->pxm, SZ_2M, align, &self->wfd));
 	ASSERT_EQ(0, egm_window_info(self->wfd, &wi, bad, EGM_MAX_BAD));
 	ASSERT_LT(0, wi.num_bad_pages);
 	ASSERT_EQ(wi.num_bad_pages, wi.num_substituted);
@@ -1291,7 +1394,7 @@ TEST_F_TIMEOUT(egm_fail_nth, bad_pages, 600)
 	walk_alloc(_metadata, self, &holes, ", over a retired page");
 
 	/* A window with holes, then one with substitutes, kept open. */
-	ASSERT_EQ(0, egm_alloc_flags(self->egm, pr->pxm, SZ_2M, SZ_2M,
+	ASSERT_EQ(0, egm_alloc_flags(self->egm, pr->pxm, SZ_2M, align,
 				     EGM_ALLOC_HOLES, &self->wfd));
 	ASSERT_EQ(0, egm_window_info(self->wfd, &wi, bad, EGM_MAX_BAD));
 	ia = (struct info_arg){
@@ -1317,7 +1420,7 @@ TEST_F_TIMEOUT(egm_fail_nth, bad_pages, 600)
 	ASSERT_EQ(0, close(self->wfd));
 	self->wfd = -1;
 
-	ASSERT_EQ(0, egm_alloc(self->egm, pr->pxm, SZ_2M, SZ_2M, &self->wfd));
+	ASSERT_EQ(0, egm_alloc(self->egm, pr->pxm, SZ_2M, align, &self->wfd));
 	ASSERT_EQ(0, egm_window_info(self->wfd, &wi, bad, EGM_MAX_BAD));
 	for (i = 0; i < wi.num_bad_pages; i++)
 		if (bad[i].flags & EGM_BAD_PAGE_SUBSTITUTED && off == ~0ULL)

@@ -628,21 +628,23 @@ static int fz_arena_fill(struct fz *f, char *a, __u64 len)
 
 /*
  * An arena address for @len bytes of window offset @off: congruent to it
- * modulo 2 MiB or 1 GiB (so that huge entries fit) or at any page.
+ * modulo the PMD or the PUD size (so that huge entries fit) or at any
+ * page. With 64K pages a PUD (4 TiB) does not fit the arena: a PMD then.
  */
 static char *fz_arena_addr(struct fz *f, __u64 len, __u64 off)
 {
-	__u64 u = fz_below(f, 8), slots;
+	__u64 u = fz_below(f, 8), slots, hp = pmd_size();
+	__u64 big = pud_size() <= FZ_ARENA / 4 ? pud_size() : hp;
 
-	if (u == 0 && len <= FZ_ARENA - 2 * SZ_1G) {
-		slots = (FZ_ARENA - len) / SZ_1G - 1;
-		return f->arena + fz_below(f, slots) * SZ_1G + off % SZ_1G;
+	if (u == 0 && len <= FZ_ARENA - 2 * big) {
+		slots = (FZ_ARENA - len) / big - 1;
+		return f->arena + fz_below(f, slots) * big + off % big;
 	}
-	slots = (FZ_ARENA - len) / SZ_2M - 1;
+	slots = (FZ_ARENA - len) / hp - 1;
 	if (u < 5)
-		return f->arena + fz_below(f, slots) * SZ_2M + off % SZ_2M;
-	return f->arena + fz_below(f, slots) * SZ_2M +
-	       fz_below(f, SZ_2M / PAGE_SIZE) * PAGE_SIZE;
+		return f->arena + fz_below(f, slots) * hp + off % hp;
+	return f->arena + fz_below(f, slots) * hp +
+	       fz_below(f, hp / PAGE_SIZE) * PAGE_SIZE;
 }
 
 /* An arena range that holds no mapping of the model's, or NULL. */
@@ -718,13 +720,17 @@ static struct fz_map *fz_map_at(struct fz *f, char *addr)
 	return NULL;
 }
 
-/* The mapping size get_unmapped_area() aligns a mapping of @len for. */
+/*
+ * The mapping size get_unmapped_area() aligns a mapping of @len for: the
+ * largest of the PUD (which only x86 windows have) and PMD sizes that the
+ * window's alignment and the length both hold.
+ */
 static __u64 fz_map_align(struct fz_win *w, __u64 len)
 {
-	if (w->align >= SZ_1G && len >= SZ_1G)
-		return SZ_1G;
-	if (w->align >= SZ_2M && len >= SZ_2M)
-		return SZ_2M;
+	if (w->align >= pud_size() && len >= pud_size())
+		return pud_size();
+	if (w->align >= pmd_size() && len >= pmd_size())
+		return pmd_size();
 	return PAGE_SIZE;
 }
 
@@ -1008,21 +1014,31 @@ static int op_query(struct fz *f)
 	}
 }
 
-/* A supported alignment of @r; *req gets what to ask for (0: default). */
+/*
+ * A supported alignment of @r; *req gets what to ask for (0: the default,
+ * which is the PMD size). A window of a PMD costs its zeroing: with 64K
+ * pages that is 512 MiB, so there PMD windows are asked for one time in
+ * 50 only, in the same mix as 2 MiB ones otherwise.
+ */
 static __u64 fz_pick_align(struct fz *f, struct fz_region *r, __u64 *req)
 {
-	__u64 dflt = r->start.align & SZ_2M ? SZ_2M : PAGE_SIZE;
+	__u64 hp = pmd_size(), big = pud_size();
+	__u64 dflt = r->start.align & hp ? hp : PAGE_SIZE;
 	__u64 u = fz_below(f, 100);
 
 	*req = 0;
+	if (hp > SZ_2M && !fz_one_in(f, 50)) {
+		*req = PAGE_SIZE;
+		return PAGE_SIZE;
+	}
 	if (u < 25)
 		return dflt;
-	if (u < 55 || !(r->start.align & SZ_2M))
+	if (u < 55 || !(r->start.align & hp))
 		*req = PAGE_SIZE;
-	else if (u < 99 || !(r->start.align & SZ_1G))
-		*req = SZ_2M;
+	else if (u < 99 || !(r->start.align & big))
+		*req = hp;
 	else
-		*req = SZ_1G;
+		*req = big;
 	return *req;
 }
 
@@ -1031,8 +1047,9 @@ static __u64 fz_pick_len(struct fz *f, struct fz_region *r, __u64 align)
 {
 	__u64 u = fz_below(f, 1000), max, len;
 
-	if (align >= SZ_1G)
-		return SZ_1G;
+	/* One entry of a PUD, or of a PMD larger than 2 MiB (64K pages). */
+	if (align >= pud_size() || align > SZ_2M)
+		return align;
 	if (u < 700)
 		max = align == PAGE_SIZE ? 64 * PAGE_SIZE : 4 * align;
 	else if (u < 950)
@@ -1334,12 +1351,14 @@ static int op_alloc_bad(struct fz *f)
 	static const __u64 unsupported[] = {
 		4ULL << 20, 512ULL << 20, 2ULL << 30, 1ULL << 40, 1ULL << 63,
 	};
+	__u64 hp = pmd_size();
 
 	memset(&big, 0, sizeof(big));
 	a->size = sizeof(*a);
 	a->pxm = r->start.pxm;
+	/* Valid but for what each case breaks: 2 MiB, PMD aligned with 4K. */
 	a->length = SZ_2M;
-	a->alignment = SZ_2M;
+	a->alignment = r->start.align & SZ_2M ? SZ_2M : PAGE_SIZE;
 	a->out_fd = -1;
 	fz_what(f, "variant %u PXM %u", v, a->pxm);
 
@@ -1348,9 +1367,11 @@ static int op_alloc_bad(struct fz *f)
 		a->length = 0;
 		a->alignment = fz_one_in(f, 2) ? 0 : PAGE_SIZE;
 		return FZ_WANT(f, EINVAL, ioctl(fd, EGM_ALLOC, a));
-	case 1:	/* not a multiple of the alignment */
-		a->length = SZ_2M + PAGE_SIZE * (1 + fz_below(f, 511));
-		a->alignment = fz_one_in(f, 2) ? 0 : SZ_2M;
+	case 1:	/* not a multiple of the alignment, the PMD size */
+		if (!(r->start.align & hp))
+			return 1;
+		a->length = hp + PAGE_SIZE * (1 + fz_below(f, hp / PAGE_SIZE - 1));
+		a->alignment = fz_one_in(f, 2) ? 0 : hp;
 		return FZ_WANT(f, EINVAL, ioctl(fd, EGM_ALLOC, a));
 	case 2:	/* not a power of two */
 		a->alignment = PAGE_SIZE * (3 + 2 * fz_below(f, 100));
@@ -1359,7 +1380,7 @@ static int op_alloc_bad(struct fz *f)
 	case 3:	/* a power of two the region does not support */
 		a->alignment = unsupported[fz_below(f, ARRAY_SIZE(unsupported))];
 		if (fz_one_in(f, 2))
-			a->alignment = 1ULL << fz_below(f, 12);
+			a->alignment = 1ULL << fz_below(f, __builtin_ctzl(PAGE_SIZE));
 		a->length = a->alignment;
 		if (r->start.align & a->alignment)
 			return 1;
@@ -1416,14 +1437,15 @@ static int op_alloc_bad(struct fz *f)
 /* Lengths no region can hold, up to what a __u64 can say: ENOSPC. */
 static int op_alloc_huge(struct fz *f)
 {
+	struct fz_region *r = &f->r[fz_below(f, f->nregions)];
 	struct egm_alloc a = {
 		.size = sizeof(a),
-		.pxm = f->r[fz_below(f, f->nregions)].start.pxm,
-		.alignment = SZ_2M,
+		.pxm = r->start.pxm,
+		.alignment = r->start.align & SZ_2M ? SZ_2M : PAGE_SIZE,
 		.out_fd = -1,
 	};
 
-	a.length = fz_one_in(f, 8) ? ~(SZ_2M - 1) :
+	a.length = fz_one_in(f, 8) ? ~(a.alignment - 1) :
 				     1ULL << (34 + fz_below(f, 29));
 	fz_what(f, "PXM %u length %#llx", a.pxm, (unsigned long long)a.length);
 	return FZ_WANT(f, ENOSPC, ioctl(fz_egm_fd(f), EGM_ALLOC, &a));
@@ -1604,11 +1626,12 @@ static int op_bad_ioctl(struct fz *f)
 	return FZ_WANT(f, ENOTTY, ioctl(fd, cmd, f->scratch));
 }
 
-/* A page aligned [*off, *off + *len) of @w. */
+/* A page aligned [*off, *off + *len) of @w, sometimes of whole PMDs. */
 static void fz_pick_range(struct fz *f, struct fz_win *w, __u64 *off,
 			  __u64 *len)
 {
-	__u64 npg = w->len / PAGE_SIZE, nhp = w->len / SZ_2M, u = fz_below(f, 10);
+	__u64 hp = pmd_size(), npg = w->len / PAGE_SIZE, nhp = w->len / hp;
+	__u64 u = fz_below(f, 10);
 
 	if (u < 4) {
 		*off = 0;
@@ -1617,8 +1640,8 @@ static void fz_pick_range(struct fz *f, struct fz_win *w, __u64 *off,
 		*off = fz_below(f, npg) * PAGE_SIZE;
 		*len = (1 + fz_below(f, npg - *off / PAGE_SIZE)) * PAGE_SIZE;
 	} else if (u < 9) {
-		*off = fz_below(f, nhp) * SZ_2M;
-		*len = (1 + fz_below(f, nhp - *off / SZ_2M)) * SZ_2M;
+		*off = fz_below(f, nhp) * hp;
+		*len = (1 + fz_below(f, nhp - *off / hp)) * hp;
 	} else {
 		*off = fz_one_in(f, 2) ? w->len - PAGE_SIZE :
 					 fz_below(f, npg) * PAGE_SIZE;
@@ -2928,20 +2951,23 @@ static int fz_seed_bad_windows(struct fz *f)
 		struct fz_region *r = &f->r[i];
 		int wi = fz_free_win_slot(f), fi = fz_free_fd_slot(f);
 		int wfd, filler;
+		__u32 flags = i ? EGM_ALLOC_HOLES : 0;
 		struct fz_win *w;
-		__u64 len;
+		__u64 len, align;
 
 		for (j = 0; j < f->plat.nregions; j++)
 			if (f->plat.r[j].base == r->base && f->plat.r[j].nretired)
 				p = &f->plat.r[j];
-		if (!p || r->start.free != r->start.size ||
-		    !(r->start.align & SZ_2M))
+		if (!p || r->start.free != r->start.size)
+			continue;
+		/* A PMD, or a page where its spares would have no room (64K). */
+		align = egm_over_retired_align(p, pmd_size(), SZ_2M, flags);
+		if (!align || !(r->start.align & align))
 			continue;
 		fz_what(f, "PXM %u over retired page %#llx", r->start.pxm,
 			(unsigned long long)p->retired[0]);
-		if (egm_alloc_over_retired(f->egm, p, SZ_2M, SZ_2M,
-					   i ? EGM_ALLOC_HOLES : 0, &wfd, &len,
-					   &filler) == ~0ULL)
+		if (egm_alloc_over_retired(f->egm, p, align, SZ_2M, flags, &wfd,
+					   &len, &filler) == ~0ULL)
 			continue;
 		if (filler >= 0)
 			close(filler);
@@ -2952,8 +2978,8 @@ static int fz_seed_bad_windows(struct fz *f)
 		w->serial = ++f->serial;
 		w->region = i;
 		w->len = len;
-		w->align = SZ_2M;
-		w->flags = i ? EGM_ALLOC_HOLES : 0;
+		w->align = align;
+		w->flags = flags;
 		if (fz_new_window_info(f, wi, wfd) || fz_check_new(f, wi, wfd))
 			return -1;
 		if (!w->nbad)

@@ -491,15 +491,22 @@ static void *st_observer(void *arg)
 	for (i = 0; i < EGM_MAX_REGIONS; i++)
 		own[i].fd = -1;
 	for (i = 0; i < st_nregions; i++) {
+		/*
+		 * The default alignment, a PMD, where 2 MiB holds one (4K
+		 * pages); with 64K pages a PMD is 512 MiB: the page size.
+		 */
+		__u64 req = st_regions[i].align & SZ_2M ? 0 : PAGE_SIZE;
+
 		own[i].len = SZ_2M;
 		own[i].pxm = st_regions[i].pxm;
-		if (egm_alloc(st_egm, own[i].pxm, SZ_2M, 0, &own[i].fd) &&
+		if (egm_alloc(st_egm, own[i].pxm, SZ_2M, req, &own[i].fd) &&
 		    errno != ENOSPC) {
 			st_fail(t, "ALLOC: %s", strerror(errno));
 			break;
 		}
 		if (own[i].fd >= 0 &&
-		    (st_winfo(t, &own[i]) || st_live_add(t, &own[i], SZ_2M)))
+		    (st_winfo(t, &own[i]) ||
+		     st_live_add(t, &own[i], req ?: SZ_2M)))
 			break;
 	}
 	while (!st_done()) {

@@ -77,6 +77,22 @@ static inline unsigned long pud_size(void)
 	return pmd_size() * (PAGE_SIZE / 8);
 }
 
+/*
+ * The largest mapping size in a region's (or window's) @align bitmap: the
+ * PUD size on x86 with 1 GiB pages, the PMD size on arm64, which has no
+ * PUD PFN mappings. PAGE_SIZE if it holds nothing larger.
+ */
+static inline __u64 egm_largest_map(__u64 align)
+{
+	return align ? 1ULL << (63 - __builtin_clzll(align)) : PAGE_SIZE;
+}
+
+/* The largest size in @align below @size, or PAGE_SIZE. */
+static inline __u64 egm_map_below(__u64 align, __u64 size)
+{
+	return egm_largest_map(align & (size - 1) & ~(PAGE_SIZE - 1));
+}
+
 /* As in iommufd_utils.h, which a test may include too. */
 #ifndef EXPECT_ERRNO
 #define EXPECT_ERRNO(expected_errno, cmd)         \
@@ -307,6 +323,12 @@ struct egm_plat_region {
 	/* Region offsets of the retired pages, in PAGE_SIZE pages, sorted. */
 	unsigned int nretired;
 	__u64 retired[EGM_MAX_BAD];
+	/*
+	 * The firmware's records in the region as it lists them: 4 KiB
+	 * pages, several of which may fold into one PAGE_SIZE page.
+	 */
+	unsigned int nrecords;
+	__u64 records[EGM_MAX_BAD];
 	unsigned int ngpus;
 	char gpus[8][16];
 };
@@ -358,6 +380,8 @@ static inline void egm_plat_add_retired(struct egm_plat_region *r, __u64 pa)
 	/* Entries outside the region are dropped, like the driver does. */
 	if (pa < r->base || pa >= r->base + r->size)
 		return;
+	if (r->nrecords < EGM_MAX_BAD)
+		r->records[r->nrecords++] = pa - r->base;
 	pg = (pa - r->base) / PAGE_SIZE * PAGE_SIZE;
 	for (i = 0; i < r->nretired; i++)
 		if (r->retired[i] == pg)
@@ -477,24 +501,106 @@ egm_plat_most_retired(const struct egm_platform *p)
 	return best;
 }
 
+/* The retired pages of @r in [from, from + len). */
+static inline unsigned int egm_plat_nbad(const struct egm_plat_region *r,
+					 __u64 from, __u64 len)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < r->nretired; i++)
+		n += r->retired[i] >= from && r->retired[i] - from < len;
+	return n;
+}
+
+/* The longest run of pages of @r from @from on that holds no retired page. */
+static inline __u64 egm_plat_largest_good(const struct egm_plat_region *r,
+					  __u64 from)
+{
+	__u64 prev = from, best = 0;
+	unsigned int i;
+
+	for (i = 0; i < r->nretired; i++) {
+		if (r->retired[i] < from)
+			continue;
+		if (r->retired[i] - prev > best)
+			best = r->retired[i] - prev;
+		prev = r->retired[i] + PAGE_SIZE;
+	}
+	return r->size - prev > best ? r->size - prev : best;
+}
+
+/*
+ * Where egm_alloc_over_retired() carves a window of alignment @align:
+ * *start is the @align block of the first retired page, or lower if
+ * @minlen does not fit from there to the region's end; *len is longer
+ * than any clean extent left above. False if there is no such window, or
+ * if, without EGM_ALLOC_HOLES, the region would have fewer good pages left
+ * than its spares need: with 64K pages a 1.5 GiB region is three 512 MiB
+ * PMDs, and a PMD window over the last one takes all that is left.
+ */
+static inline bool egm_plat_over_retired(const struct egm_plat_region *r,
+					 __u64 align, __u64 minlen, __u32 flags,
+					 __u64 *start, __u64 *len)
+{
+	__u64 s, l, room;
+
+	if (!r->nretired || !align || minlen > r->size)
+		return false;
+	s = r->retired[0] / align * align;
+	if (minlen > r->size - s)
+		s = (r->size - minlen) / align * align;
+	l = (egm_plat_largest_good(r, s) + align) / align * align;
+	if (l < minlen)
+		l = minlen;
+	if (l > r->size - s)
+		return false;
+	room = r->size - s - l;
+	if (!(flags & EGM_ALLOC_HOLES) &&
+	    room / PAGE_SIZE - egm_plat_nbad(r, s + l, room) <
+	    egm_plat_nbad(r, s, l))
+		return false;
+	*start = s;
+	*len = l;
+	return true;
+}
+
+/*
+ * The alignment to carve a window over retired pages of @r with: @want
+ * (a huge size) if egm_plat_over_retired() can place one, else the page
+ * size; 0 if neither can.
+ */
+static inline __u64 egm_over_retired_align(const struct egm_plat_region *r,
+					   __u64 want, __u64 minlen, __u32 flags)
+{
+	__u64 s, l;
+
+	if (egm_plat_over_retired(r, want, minlen, flags, &s, &l))
+		return want;
+	if (egm_plat_over_retired(r, PAGE_SIZE, minlen, flags, &s, &l))
+		return PAGE_SIZE;
+	return 0;
+}
+
 /*
  * Carve a window over the first retired page of @r, which must be free: a
- * filler takes the region from 0 to the @align block of that page, and the
- * window is made longer than any clean free extent left, so that first fit
- * cannot avoid bad pages and puts it at that block. Returns the window's
- * region offset, or ~0 on failure; *len is at least @minlen, *filler is -1
- * if no filler was needed, else for the caller to close.
+ * filler takes the region from 0 to where egm_plat_over_retired() says,
+ * the @align block of that page or lower, and the window is made longer
+ * than any clean free extent left, so that first fit cannot avoid bad
+ * pages and puts it there. Returns the window's region offset, or ~0 on
+ * failure; *len is at least @minlen, *filler is -1 if no filler was
+ * needed, else for the caller to close.
  */
 static inline __u64 egm_alloc_over_retired(int fd, const struct egm_plat_region *r,
 					   __u64 align, __u64 minlen, __u32 flags,
 					   int *wfd, __u64 *len, int *filler)
 {
-	__u64 start = r->retired[0] / align * align;
 	struct egm_region_info info;
+	__u64 start;
 
 	*filler = -1;
 	*wfd = -1;
-	if (egm_free(fd, r->pxm) != r->size)
+	if (!egm_plat_over_retired(r, align, minlen, flags, &start, len) ||
+	    egm_free(fd, r->pxm) != r->size)
 		return ~0ULL;
 	if (start && egm_alloc(fd, r->pxm, start, align, filler))
 		return ~0ULL;

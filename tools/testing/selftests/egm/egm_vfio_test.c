@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Real device DMA into egm windows: QEMU's edu device (1234:11e8) behind
- * intel-iommu, bound to vfio-pci.
+ * intel-iommu (x86) or SMMUv3 (arm64), bound to vfio-pci.
  *
  *  - iommufd: the VFIO device cdev attached to an IOAS that imports windows
  *    with IOMMU_IOAS_MAP_FILE. Data moves both ways between a window and
@@ -33,6 +33,7 @@
 #include "edu.h"
 #pragma GCC diagnostic pop
 
+/* IOVAs are of whole pages, 64K ones on arm64 too. */
 #define XFER		2048		/* bytes per edu DMA */
 #define STAGE_IOVA	0x100000ULL	/* staging buffer, 2 pages */
 #define WIN_IOVA	EDU_IOVA	/* first window */
@@ -74,6 +75,7 @@ FIXTURE_SETUP(egm_vfio)
 	self->pxm2 = infos[n - 1].pxm;
 	self->free0_2 = infos[n - 1].free;
 
+	ASSERT_EQ(0, (STAGE_IOVA | WIN_IOVA | WIN2_IOVA) % PAGE_SIZE);
 	self->stage = mmap(NULL, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->stage);
@@ -97,6 +99,29 @@ FIXTURE_TEARDOWN_PARENT(egm_vfio)
 	EXPECT_EQ(self->free0, egm_free(fd, self->pxm));
 	EXPECT_EQ(self->free0_2, egm_free(fd, self->pxm2));
 	close(fd);
+}
+
+/*
+ * Wait for the IOMMU to report a blocked DMA to (@write) or from @iova.
+ * intel-iommu logs the direction and the address in one record ("[DMA
+ * Write NO_PASID] ... fault addr 0x..."); arm-smmu-v3 logs the address
+ * ("event: F_TRANSLATION ... iova: 0x... ipa: ...") and the direction
+ * ("unpriv data write s1 ...") in the next one.
+ */
+static bool iommu_fault_logged(int kmsg, __u64 iova, bool write)
+{
+	char addr[64];
+
+#ifdef __x86_64__
+	snprintf(addr, sizeof(addr), "fault addr %#llx ",
+		 (unsigned long long)iova);
+	return egm_kmsg_find(kmsg, write ? "[DMA Write" : "[DMA Read", addr,
+			     5000);
+#else
+	snprintf(addr, sizeof(addr), "iova: %#llx ", (unsigned long long)iova);
+	return egm_kmsg_find(kmsg, "event: ", addr, 5000) &&
+	       egm_kmsg_find(kmsg, write ? " write " : " read ", "stag:", 1000);
+#endif
 }
 
 /* Through edu's buffer: @n bytes from IOVA @src to IOVA @dst. */
@@ -416,6 +441,7 @@ static int bad_window(struct __test_metadata *_metadata, int egm,
 	const struct egm_plat_region *r;
 	struct egm_window_info wi;
 	struct egm_platform plat;
+	__u64 align;
 	int i, n = 0;
 
 	*wfd = -1;
@@ -425,7 +451,10 @@ static int bad_window(struct __test_metadata *_metadata, int egm,
 	r = egm_plat_most_retired(&plat);
 	if (!r)
 		return -1;
-	ASSERT_NE(~0ULL, egm_alloc_over_retired(egm, r, SZ_2M, 0, flags, wfd,
+	/* PMD aligned, unless its spares would then have no room (64K). */
+	align = egm_over_retired_align(r, pmd_size(), 0, flags);
+	ASSERT_NE(0, align);
+	ASSERT_NE(~0ULL, egm_alloc_over_retired(egm, r, align, 0, flags, wfd,
 						len, filler));
 	ASSERT_EQ(0, egm_window_info(*wfd, &wi, bad, EGM_MAX_BAD));
 	ASSERT_LT(0, wi.num_bad_pages);
@@ -484,7 +513,6 @@ TEST_F(egm_vfio, hole_dma_faults)
 {
 	struct egm_bad_page bad[EGM_MAX_BAD];
 	int wfd, filler, n, kmsg;
-	char fault[64];
 	uint8_t *p;
 	__u64 len, iova;
 
@@ -495,21 +523,20 @@ TEST_F(egm_vfio, hole_dma_faults)
 	open_edu();
 	ASSERT_EQ(0, edu_map_file(&self->d, wfd, 0, len, BAD_IOVA));
 	iova = BAD_IOVA + bad[0].offset;
-	snprintf(fault, sizeof(fault), "fault addr %#llx ", iova);
 	kmsg = egm_kmsg_open();
 	ASSERT_LE(0, kmsg);
 
 	/* A write to the hole is blocked ... */
 	egm_bytes_fill(self->stage, XFER, 90);
 	ASSERT_EQ(0, edu_copy(&self->d, STAGE_IOVA, iova, XFER));
-	EXPECT_TRUE(egm_kmsg_find(kmsg, "[DMA Write", fault, 5000));
+	EXPECT_TRUE(iommu_fault_logged(kmsg, iova, true));
 	/*
 	 * ... and so is a read: edu's buffer keeps what it held, or gets
 	 * zeroes (QEMU reads unmapped DMA as zeroes), never the page.
 	 */
 	ASSERT_EQ(0, edu_dma_to_dev(&self->d, STAGE_IOVA, 0, XFER));
 	ASSERT_EQ(0, edu_dma_to_dev(&self->d, iova, 0, XFER));
-	EXPECT_TRUE(egm_kmsg_find(kmsg, "[DMA Read", fault, 5000));
+	EXPECT_TRUE(iommu_fault_logged(kmsg, iova, false));
 	memset(self->stage, 0xee, XFER);
 	ASSERT_EQ(0, edu_dma_from_dev(&self->d, 0, STAGE_IOVA, XFER));
 	EXPECT_TRUE(all_zero(self->stage, XFER) ||
@@ -584,9 +611,6 @@ TEST_F(egm_vfio, revoke)
 	uint8_t *p, *q;
 	int wfd, w2, nfd, kmsg;
 	__u64 pxm = self->pxm2;
-	char fault[64];
-
-	snprintf(fault, sizeof(fault), "fault addr %#llx ", WIN_IOVA);
 
 	ASSERT_EQ(0, egm_region_dev_name(pxm, self->egmdev,
 					 sizeof(self->egmdev)));
@@ -622,8 +646,8 @@ TEST_F(egm_vfio, revoke)
 	kmsg = egm_kmsg_open();
 	ASSERT_LE(0, kmsg);
 	ASSERT_EQ(0, edu_dma_to_dev(&self->d, WIN_IOVA, 0, XFER));
-	/* intel-iommu reports the blocked read at the window's IOVA. */
-	EXPECT_TRUE(egm_kmsg_find(kmsg, "[DMA Read", fault, 5000));
+	/* The IOMMU reports the blocked read at the window's IOVA. */
+	EXPECT_TRUE(iommu_fault_logged(kmsg, WIN_IOVA, false));
 	memset(self->stage, 0xee, XFER);
 	ASSERT_EQ(0, edu_dma_from_dev(&self->d, 0, STAGE_IOVA, XFER));
 	EXPECT_NE(-1, egm_bytes_check(self->stage, XFER, 60))
@@ -632,7 +656,7 @@ TEST_F(egm_vfio, revoke)
 		    egm_bytes_check(self->stage, XFER, 61) == -1);
 	/* A write is blocked the same way, and the device works on. */
 	ASSERT_EQ(0, edu_copy(&self->d, STAGE_IOVA, WIN_IOVA, XFER));
-	EXPECT_TRUE(egm_kmsg_find(kmsg, "[DMA Write", fault, 5000));
+	EXPECT_TRUE(iommu_fault_logged(kmsg, WIN_IOVA, true));
 	close(kmsg);
 
 	/* The other region's windows are not affected. */

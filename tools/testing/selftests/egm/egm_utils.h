@@ -204,6 +204,47 @@ static inline void egm_touch(void *p, size_t length)
 		c[off] = 1;
 }
 
+static inline void egm_touch_read(const void *p, size_t length)
+{
+	const volatile char *c = p;
+	size_t off;
+
+	for (off = 0; off < length; off += PAGE_SIZE)
+		(void)c[off];
+}
+
+/*
+ * Whether the first write through a clean, writable page table entry
+ * takes a minor fault. It does on arm64 CPUs without hardware dirty-bit
+ * management (QEMU 7.2's -cpu max among them): the kernel then marks the
+ * entry dirty itself, without the driver. x86 and Grace do it in hardware.
+ * Tests that count a driver's faults count a read pass; a write pass
+ * after it costs this fault per written entry.
+ */
+static inline bool egm_clean_write_faults(void)
+{
+	static int answer = -1;
+	long before;
+	char *p;
+	int fd;
+
+	if (answer >= 0)
+		return answer;
+	fd = memfd_create("egm-dirty-probe", 0);
+	if (fd < 0 || ftruncate(fd, PAGE_SIZE))
+		return false;
+	p = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return false;
+	(void)*(volatile char *)p;
+	before = egm_minflt();
+	*(volatile char *)p = 1;
+	answer = egm_minflt() != before;
+	munmap(p, PAGE_SIZE);
+	return answer;
+}
+
 /* /dev/kmsg, positioned after the messages logged so far; -1 on error. */
 static inline int egm_kmsg_open(void)
 {

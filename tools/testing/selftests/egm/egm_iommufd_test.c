@@ -237,10 +237,12 @@ TEST_F(egm_iommufd, kernel_memory_accounted)
 	ksft_print_msg("%d windows: %+ld kmalloc-cg objects, %+ld plain\n",
 		       N, cg, plain);
 	/*
-	 * Measured: 4.6 objects a window, 2.1 of them the VFS's or other
-	 * code's; 2.1 with the driver's allocations unaccounted.
+	 * Measured on x86's debug kernel: 4.6 objects a window, 2.1 of them
+	 * the VFS's or other code's; 2.1 with the driver's allocations
+	 * unaccounted. arm64's fast kernel: 3.0, the VFS's in caches of
+	 * their own.
 	 */
-	EXPECT_LE(3 * N, cg);
+	EXPECT_LE(5 * N / 2, cg);
 
 	ASSERT_TRUE(kmalloc_snap(&k0));
 	for (i = 0; i < N; i++)
@@ -250,8 +252,11 @@ TEST_F(egm_iommufd, kernel_memory_accounted)
 	plain = kmalloc_growth(&k0, false, N / 2);
 	ksft_print_msg("%d imports: %+ld kmalloc-cg objects, %+ld plain\n",
 		       N, cg, plain);
-	/* Measured: 3.9 an import, 2.0 with egm's own unaccounted. */
-	EXPECT_LE(3 * N, cg);
+	/*
+	 * Measured: 3.9 an import, 2.0 with egm's own unaccounted (x86
+	 * debug); 4.2 on arm64.
+	 */
+	EXPECT_LE(5 * N / 2, cg);
 	EXPECT_EQ(N * WLEN, ioas_unmap_all(self->fd, self->ioas_id));
 	for (i = 0; i < N; i++)
 		ASSERT_EQ(0, close(wfd[i]));

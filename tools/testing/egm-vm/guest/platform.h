@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The emulated platform's layout, read from platform.env on the bench share
- * (tools/testing/egm-vm/platform.sh on the host), so that tests compare
+ * (tools/testing/egm-vm/platform-ARCH.sh on the host), so that tests compare
  * against the same numbers the firmware tables were generated from.
  *
  *	plat_load(NULL)              $EGM_PLATFORM_ENV or /egm/platform.env

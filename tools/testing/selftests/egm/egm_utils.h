@@ -353,8 +353,8 @@ static inline long egm_check(const void *p, size_t length, uint64_t seed, bool z
 
 /*
  * The emulated platform, as the bench exports it (tools/testing/egm-vm/
- * platform.sh, staged as /egm/platform.env). Tests that compare the driver
- * with the firmware read the facts from here, never from constants.
+ * platform-ARCH.sh, staged as /egm/platform.env). Tests that compare the
+ * driver with the firmware read the facts from here, never from constants.
  */
 struct egm_plat_region {
 	__u64 base;

@@ -46,12 +46,14 @@ run_collection() {
 # The upstream iommufd selftests touch nothing of egm's or the platform's,
 # and take longest: run them on the other vCPU while the rest runs here.
 pids=
-for dir in /egm/tests/*/; do
+for dir in /egm/tests/iommu/; do
 	[ -d "$dir" ] || continue
-	case $(basename "$dir") in
-	iommu) run_collection "$dir" & pids="$pids $!" ;;
-	*) run_collection "$dir" ;;
-	esac
+	run_collection "$dir" &
+	pids="$pids $!"
+done
+for dir in /egm/tests/*/; do
+	[ -d "$dir" ] && [ "$(basename "$dir")" != iommu ] || continue
+	run_collection "$dir"
 done
 
 for t in /egm/platform/*; do

@@ -69,6 +69,22 @@ fi
 # The machine, with @FW@, @SHARE@ and @ROOTFS-name@ standing for per-host
 # paths so that the list itself can key the cached DSDT.
 machine=()
+# Both machines' GPU-like functions, edu devices and retired-page tables.
+platform_devices() {
+	local g r var
+
+	for g in $EGM_PLAT_GPUS; do
+		machine+=(-device "pci-testdev,addr=${g%%:*}")
+	done
+	for g in $EGM_PLAT_EDU_SLOTS; do
+		machine+=(-device "edu,addr=$g")
+	done
+	for ((r = 0; r < EGM_PLAT_NREGIONS; r++)); do
+		var=EGM_PLAT_REGION${r}_RETIRED_TABLE
+		machine+=(-device "loader,file=@FW@/retired$r.bin,addr=${!var},force-raw=on")
+	done
+}
+
 machine_args() {
 	local g r var sm mem=${EGM_PLAT_MEM%M} mem1=${EGM_PLAT_NODE1_MEM%M}
 	if [ "$mode" = bench ]; then
@@ -84,16 +100,7 @@ machine_args() {
 			 -object "memory-backend-ram,id=m1,size=${mem1}M"
 			 -numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1
 			 -device intel-iommu,intremap=on,caching-mode=on)
-		for g in $EGM_PLAT_GPUS; do
-			machine+=(-device "pci-testdev,addr=${g%%:*}")
-		done
-		for g in $EGM_PLAT_EDU_SLOTS; do
-			machine+=(-device "edu,addr=$g")
-		done
-		for ((r = 0; r < EGM_PLAT_NREGIONS; r++)); do
-			var=EGM_PLAT_REGION${r}_RETIRED_TABLE
-			machine+=(-device "loader,file=@FW@/retired$r.bin,addr=${!var},force-raw=on")
-		done
+		platform_devices
 		machine+=(-acpitable file=@FW@/ssdt.aml
 			  -virtfs local,path=@SHARE@,mount_tag=egm,security_model=none)
 		# The debootstrapped trixie keeps its owners and modes.
@@ -142,16 +149,7 @@ machine_args() {
 			machine+=(-object "memory-backend-ram,id=$g,size=$size"
 				  -device "pc-dimm,id=$g-dimm,memdev=$g,node=$pxm,addr=$base")
 		done
-		for g in $EGM_PLAT_GPUS; do
-			machine+=(-device "pci-testdev,addr=${g%%:*}")
-		done
-		for g in $EGM_PLAT_EDU_SLOTS; do
-			machine+=(-device "edu,addr=$g")
-		done
-		for ((r = 0; r < EGM_PLAT_NREGIONS; r++)); do
-			var=EGM_PLAT_REGION${r}_RETIRED_TABLE
-			machine+=(-device "loader,file=@FW@/retired$r.bin,addr=${!var},force-raw=on")
-		done
+		platform_devices
 		machine+=(-virtfs local,path=@SHARE@,mount_tag=egm,security_model=none
 			  -nodefaults -no-reboot -display none)
 		console=ttyAMA0

@@ -9,7 +9,7 @@
 # overrides its build directory and EGM_MODULES the directory egm.ko is
 # taken from. EGM_TIMEOUT (300 s; 900 for demo, 600 with EGM_VMM_TESTS=1,
 # which runs the nested-VM test in check mode, and for the debug check
-# guest, 900 with EGM_LONG=1) kills a hung guest,
+# guest and arm64's, 900 with EGM_LONG=1) kills a hung guest,
 # EGM_TEST_TIMEOUT (180 s) bounds each test program. EGM_EXTRA_TESTS and
 # EGM_EXTRA_MODULES name directories of extra test programs and modules
 # to put on the share (tests/extra/, modules/). EGM_CMDLINE adds to the
@@ -36,8 +36,11 @@ if [ -z "${EGM_TIMEOUT:-}" ]; then
 		timeout_s=900
 	elif [ "${EGM_VMM_TESTS:-0}" = 1 ]; then
 		timeout_s=600
-	elif [ "$mode" = check ] && [ "$flavor" = debug ]; then
-		# The fuzzer's 10^5 steps, and the long tests with EGM_LONG=1.
+	elif [ "$mode" = check ] &&
+	     { [ "$flavor" = debug ] || [ "$arch" = arm64 ]; }; then
+		# The fuzzer's 10^5 steps, and the long tests with EGM_LONG=1;
+		# arm64's guests run the iommufd selftests too, two guests at
+		# once on two host cores.
 		timeout_s=$([ "${EGM_LONG:-0}" = 1 ] && echo 900 || echo 600)
 	fi
 fi

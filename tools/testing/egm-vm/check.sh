@@ -116,8 +116,8 @@ parse_run() {
 		--kunit-src "$EGM_REPO/drivers/iommu/egm" --modules "$r/share/modules" \
 		--checks "$checks" --prefix "$3" || echo "FAIL ${3}parse-results" >> "$checks"
 	# The egm tool's checks (cli/*), from the guests on a fast kernel
-	# with 4K pages (guest/check.sh).
-	[ "$2" = debug ] || [ "$1" != 4K ] ||
+	# (guest/check.sh).
+	[ "$2" = debug ] ||
 		"$EGM_BENCH/cli-results.py" --results "$r/share/results/cli" \
 		--checks "$checks" --prefix "$3" || echo "FAIL ${3}cli/results" >> "$checks"
 }

@@ -58,6 +58,15 @@ save list.txt $egm list
 save list-bytes.txt $egm list --bytes
 pxm0=$EGM_PLAT_REGION0_PXM
 pxm1=$EGM_PLAT_REGION1_PXM
+# A window without --align takes the region's PMD size, 512M with 64K
+# pages: the one such window is that large, the others say --align 64K.
+if [ "${EGM_PAGE:-4K}" = 64K ]; then
+	pmd=512M
+	al="--align 64K"
+else
+	pmd=2M
+	al=
+fi
 # "4K,2M,1G" -> "4K, 2M and 1G", as the alignment error lists them.
 aligns=$($egm list | awk -v p="$pxm0" '$2 == p { print $6 }' |
 	 sed 's/,/, /g; s/\(.*\), /\1 and /')
@@ -72,7 +81,7 @@ fails bad-align 2 "bad alignment \(not a power of two\) '3M'" -- $egm alloc --px
 fails not-multiple 2 'the size \(3M\) is not a multiple of the alignment \(2M\)' -- \
 	$egm alloc --pxm $pxm0 --size 3M --align 2M
 fails not-multiple-default 2 "not a multiple of the default alignment of PXM $pxm0" \
-	'2M; give a multiple of it' 'the region supports' -- \
+	"$pmd; give a multiple of it" 'the region supports' -- \
 	$egm alloc --pxm $pxm0 --size 3M
 fails missing-size 2 "'alloc' needs --pxm and --size" -- $egm alloc --pxm $pxm0
 fails bad-option 2 "unrecognized option '--frob'" "Try 'egm help'" -- $egm alloc --frob
@@ -85,14 +94,16 @@ fails unknown-pxm 1 'no EGM region has PXM 99' "with a region: ($pxm0 and $pxm1|
 fails unsupported-align 1 "PXM $pxm0 does not support a 4M alignment" "it supports $aligns" -- \
 	$egm alloc --pxm $pxm0 --size 8M --align 4M
 # Region 1 is 1.5G with one retired page just above 1G: its largest extent
-# without bad pages is 1G and 4K.
+# without bad pages is 1G and 4K ("1.00G"), or 1G with 64K pages.
+good='1\.00G'
+[ "${EGM_PAGE:-4K}" = 4K ] || good=1G
 fails too-large 1 "cannot allocate 2G on PXM $pxm1: the window does not fit" \
-	'has 1.5G free: its largest free extent is 1.5G' 'without bad pages 1\.00G' \
+	'has 1.5G free: its largest free extent is 1.5G' "without bad pages $good" \
 	'ask for at most 1.5G' -- $egm alloc --pxm $pxm1 --size 2G
 fails too-large-clean 1 "cannot allocate 1100M on PXM $pxm1 without bad pages" \
-	'has 1.5G free: its largest free extent is 1.5G' 'without bad pages 1\.00G' \
+	'has 1.5G free: its largest free extent is 1.5G' "without bad pages $good" \
 	'ask for at most 1G, or drop --no-bad-pages' -- \
-	$egm alloc --pxm $pxm1 --size 1100M --no-bad-pages
+	$egm alloc --pxm $pxm1 --size 1100M --no-bad-pages $al
 fails info-not-window 1 '/dev/null is not an EGM window' -- $egm info /dev/null
 fails info-no-fd 1 'file descriptor 99 is not open in this process' -- $egm info 99
 fails info-no-path 1 'cannot open /tmp/no-such-window: No such file' -- $egm info /tmp/no-such-window
@@ -124,7 +135,7 @@ mkfifo $hold
 # Read-write, so that opening it blocks neither side; the holder does not
 # inherit it (3>&-), so closing it here gives it end of input.
 exec 3<> $hold
-"/tmp/$comm" alloc --pxm $pxm0 --size 2M < $hold > "$D/holder.out" 2> "$D/holder.err" 3>&- &
+"/tmp/$comm" alloc --pxm $pxm0 --size $pmd < $hold > "$D/holder.out" 2> "$D/holder.err" 3>&- &
 hpid=$!
 t=0
 while ! grep -q 'holding the window' "$D/holder.err" && kill -0 $hpid 2>/dev/null &&
@@ -151,17 +162,17 @@ echo $? > "$D/holder.rc"
 rm -f "/tmp/$comm" $hold
 
 # Windows handed to a command, described through the inherited fd.
-save info-fd.json $egm alloc --pxm $pxm0 --size 2M --exec $egm info --json {}
-save exec-env.txt $egm alloc --pxm $pxm0 --size 2M --exec sh -c \
+save info-fd.json $egm alloc --pxm $pxm0 --size 2M $al --exec $egm info --json {}
+save exec-env.txt $egm alloc --pxm $pxm0 --size 2M $al --exec sh -c \
 	'echo "EGM_FD=$EGM_FD"; readlink /proc/self/fd/$EGM_FD'
-save info-no-bad-pages.json $egm alloc --pxm $pxm0 --size 2M --no-bad-pages --exec $egm info --json {}
-save info-holes.json $egm alloc --pxm $pxm0 --size 2M --holes --exec $egm info --json {}
-save check.txt $egm alloc --pxm $pxm0 --size 2M --check --exec true
-# Too large for either clean extent of region 1 (1G, and 510M at a 2M
-# boundary): the window holds the retired page, substituted or a hole.
-save info-substituted.json $egm alloc --pxm $pxm1 --size 1026M --exec sh -c \
+save info-no-bad-pages.json $egm alloc --pxm $pxm0 --size 2M $al --no-bad-pages --exec $egm info --json {}
+save info-holes.json $egm alloc --pxm $pxm0 --size 2M $al --holes --exec $egm info --json {}
+save check.txt $egm alloc --pxm $pxm0 --size 2M $al --check --exec true
+# Too large for either clean extent of region 1 (1G, and under 512M
+# above the retired page): the window holds it, substituted or a hole.
+save info-substituted.json $egm alloc --pxm $pxm1 --size 1026M $al --exec sh -c \
 	"$egm info --json \$EGM_FD && $egm info \$EGM_FD > $D/info-substituted.txt"
-save info-holes-big.json $egm alloc --pxm $pxm1 --size 1026M --holes --exec $egm info --json {}
+save info-holes-big.json $egm alloc --pxm $pxm1 --size 1026M $al --holes --exec $egm info --json {}
 
 # The fd-passing recipe of egm(1), with inheritance standing in for
 # SCM_RIGHTS: a window that root allocated and made 0600 cannot be
@@ -176,7 +187,7 @@ su egmcli -s /bin/sh -c "$ubin info --json /proc/self/fd/\$EGM_FD"
 EOF
 printf 'rc 1\ncannot open /proc/self/fd/[0-9]+: Permission denied\n' > "$D/err/handoff-denied.want"
 echo "su egmcli -c 'egm info /proc/self/fd/N' on a root-owned 0600 window" > "$D/err/handoff-denied.cmd"
-save handoff.json $egm alloc --pxm $pxm0 --size 2M --exec sh /tmp/egm-cli-handoff.sh
+save handoff.json $egm alloc --pxm $pxm0 --size 2M $al --exec sh /tmp/egm-cli-handoff.sh
 rm -f /tmp/egm-cli-handoff.sh $ubin
 
 # And the regions are back where they started.

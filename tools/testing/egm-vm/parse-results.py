@@ -114,6 +114,17 @@ def tap_status(ok, directive):
     return "PASS" if ok else "FAIL"
 
 
+# (seconds, program) of every program that ran, for the summary.
+TIMES = []
+
+
+def program_secs(base):
+    try:
+        return float((read_lines(base + ".secs") or [""])[0])
+    except ValueError:
+        return None
+
+
 def check_program(checks, results_dir, prog):
     """prog is kselftest/COLL/NAME, platform/NAME or vmm/NAME."""
     base = os.path.join(results_dir, prog)
@@ -122,6 +133,9 @@ def check_program(checks, results_dir, prog):
         checks.add("FAIL", prog, ["did not run (no output)"])
         return
     rc = (read_lines(base + ".rc") or ["?"])[0].strip()
+    secs = program_secs(base)
+    if secs is not None:
+        TIMES.append((secs, prog))
     plan, results = parse_tap(lines)
     problems = []
     if plan is None:
@@ -131,6 +145,8 @@ def check_program(checks, results_dir, prog):
     if rc != "0":
         problems.append("exit status %s%s" % (rc, " (killed by the timeout?)" if rc in ("137", "124", "143") else ""))
     if problems:
+        if secs is not None:
+            problems.append("ran %.0f s" % secs)
         problems += ["--- last lines of %s.tap:" % prog] + lines[-25:]
     checks.ok(not problems, prog, problems)
     for ok, num, name, directive, reason in results:
@@ -357,6 +373,9 @@ def main():
         checks.add("FAIL", "log/kmemleak-scan", ["no kmemleak report was saved"])
     check_logs(checks, sources)
 
+    if TIMES:
+        slow = sorted(TIMES, reverse=True)[:5]
+        print("slowest programs: " + ", ".join("%s %.0f s" % (p.split("/")[-1], t) for t, p in slow))
     c = checks.counts
     print("guest checks: %d passed, %d failed, %d skipped, %d not applicable"
           % (c["PASS"], c["FAIL"], c["SKIP"], c["NA"]))

@@ -7,11 +7,15 @@ T=${EGM_TEST_TIMEOUT:-180}
 
 # Run one TAP-producing program with a timeout, from its own directory.
 run_tap() {
-	local out=$1 prog=$2
+	local out=$1 prog=$2 t0
 	mkdir -p "$(dirname "$out")"
 	say "run ${out#$R/}"
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	(cd "$(dirname "$prog")" && timeout -s KILL "$T" "$prog") > "$out.tap" 2>&1
 	echo $? > "$out.rc"
+	# How long it took, for the host's summary of where the time goes.
+	awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" \
+		'BEGIN { printf "%.1f\n", b - a }' > "$out.secs"
 }
 
 say "check: start"

@@ -20,20 +20,7 @@ done > "$admin/status"
 export EGM_DPKG_ADMINDIR=$admin
 unknown=egm-no-such-package-$$
 
-n=0
-failed=0
-# check NAME CMD...: one TAP case; CMD's status is the verdict.
-check() {
-	local name=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n $name"
-	else
-		echo "not ok $n $name"
-		failed=$((failed + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # expect_missing WANT PKG...: deps.sh --missing PKG... succeeds and prints WANT.
 expect_missing() {
@@ -142,5 +129,4 @@ need_names_package() {
 }
 check "a missing command names its package" need_names_package
 
-echo "1..$n"
-[ $failed = 0 ]
+tap_done

@@ -15,20 +15,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 egm=$tmp/egm
 
-n=0
-failed=0
-# check NAME CMD...: one TAP case; CMD's status is the verdict.
-check() {
-	local name=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n $name"
-	else
-		echo "not ok $n $name"
-		failed=$((failed + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # builds LDFLAGS: make succeeds and the compiler says nothing.
 builds() {
@@ -114,5 +101,4 @@ check "checker rejects: nothing" invalid list ''
 check "egm.1 renders without a warning" bash -c \
 	"command -v groff > /dev/null || { echo '# no groff: deps.sh installs groff-base'; exit 1; }
 	 groff -man -ww -z '$tool/egm.1' 2>&1 | sed 's/^/# /' | grep . && exit 1 || exit 0"
-echo "1..$n"
-[ "$failed" = 0 ]
+tap_done

@@ -48,20 +48,7 @@ esac
 EOS
 chmod +x "$tmp/bin/apt-get"
 
-n=0
-failed=0
-# check NAME CMD...: one TAP case; CMD's status is the verdict.
-check() {
-	local name=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n $name"
-	else
-		echo "not ok $n $name"
-		failed=$((failed + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # run WANT ARGS...: foreign-deb.sh ARGS... exits 0 (WANT 0) or not (WANT
 # 1); stdout in $tmp/out, stderr in $tmp/err, apt-get calls in the log.
@@ -129,5 +116,4 @@ bad_arch() {
 }
 check "an architecture it does not know fails" bad_arch
 
-echo "1..$n"
-[ $failed = 0 ]
+tap_done

@@ -12,19 +12,7 @@ hdr=$bench/payload/egm_payload.h
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-failed=0
-check() {
-	local name=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n $name"
-	else
-		echo "not ok $n $name"
-		failed=$((failed + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 build() {
 	make -s -C "$bench/payload" OUTPUT="$tmp/build" > "$tmp/build.log" 2>&1 ||
@@ -114,5 +102,4 @@ boot 5 64M -device edu
 check "64M with an edu: every page signed, DMA round trip" verify 5 ok
 boot 6 160M
 check "160M without a device: every page signed, no DMA" verify 6 none
-echo "1..$n"
-[ $failed = 0 ]
+tap_done

@@ -97,6 +97,38 @@ static int read_file(const char *path, void *buf, size_t len)
 	return n < 0 ? (int)n : (int)got;
 }
 
+/* One line of /proc/iomem; top-level entries are not indented. */
+struct iomem_entry {
+	unsigned long long start, end;
+	int top;
+	char name[64];
+};
+
+#define MAX_IOMEM 1024
+static struct iomem_entry iomem[MAX_IOMEM];
+
+/* Read /proc/iomem into iomem[]: the number of entries, or -errno. */
+static int iomem_read(void)
+{
+	char line[256];
+	int n = 0;
+	FILE *f = fopen("/proc/iomem", "r");
+
+	if (!f)
+		return -errno;
+	while (n < MAX_IOMEM && fgets(line, sizeof(line), f)) {
+		struct iomem_entry *e = &iomem[n];
+
+		if (sscanf(line, " %llx-%llx : %63[^\n]", &e->start, &e->end,
+			   e->name) != 3)
+			continue;
+		e->top = line[0] != ' ';
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
 #ifdef __x86_64__
 /*
  * Is [start, end] inside one top-level /proc/iomem entry named @name? Not
@@ -105,25 +137,13 @@ static int read_file(const char *path, void *buf, size_t len)
  */
 static int iomem_has(uint64_t start, uint64_t end, const char *name)
 {
-	char line[256];
-	int found = 0;
-	FILE *f = fopen("/proc/iomem", "r");
+	int i, n = iomem_read();
 
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long s, e;
-		char what[128];
-
-		if (line[0] == ' ')
-			continue;
-		if (sscanf(line, "%llx-%llx : %127[^\n]", &s, &e, what) != 3)
-			continue;
-		if (s <= start && e >= end && !strcmp(what, name))
-			found = 1;
-	}
-	fclose(f);
-	return found;
+	for (i = 0; i < n; i++)
+		if (iomem[i].top && iomem[i].start <= start &&
+		    iomem[i].end >= end && !strcmp(iomem[i].name, name))
+			return 1;
+	return n < 0 ? n : 0;
 }
 #endif
 
@@ -134,48 +154,28 @@ static int iomem_has(uint64_t start, uint64_t end, const char *name)
  */
 static int iomem_hidden(uint64_t start, uint64_t end)
 {
-	char line[256];
-	int hidden = 1;
-	FILE *f = fopen("/proc/iomem", "r");
+	int i, n = iomem_read();
 
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long s, e;
-		char what[128];
-
-		if (line[0] == ' ')
-			continue;
-		if (sscanf(line, "%llx-%llx : %127[^\n]", &s, &e, what) != 3)
-			continue;
-		if (s <= end && e >= start && strcmp(what, "Reserved") &&
-		    strcmp(what, "reserved") && strncmp(what, "egm.", 4))
-			hidden = 0;
-	}
-	fclose(f);
-	return hidden;
+	for (i = 0; i < n; i++)
+		if (iomem[i].top && iomem[i].start <= end &&
+		    iomem[i].end >= start &&
+		    strcmp(iomem[i].name, "Reserved") &&
+		    strcmp(iomem[i].name, "reserved") &&
+		    strncmp(iomem[i].name, "egm.", 4))
+			return 0;
+	return n < 0 ? n : 1;
 }
 
-/* Does any "System RAM" entry overlap [start, end]? */
+/* Does any "System RAM" entry, at any level, overlap [start, end]? */
 static int iomem_ram_overlaps(uint64_t start, uint64_t end)
 {
-	char line[256];
-	int hit = 0;
-	FILE *f = fopen("/proc/iomem", "r");
+	int i, n = iomem_read();
 
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long s, e;
-		char what[128];
-
-		if (sscanf(line, " %llx-%llx : %127[^\n]", &s, &e, what) != 3)
-			continue;
-		if (!strcmp(what, "System RAM") && s <= end && e >= start)
-			hit = 1;
-	}
-	fclose(f);
-	return hit;
+	for (i = 0; i < n; i++)
+		if (iomem[i].start <= end && iomem[i].end >= start &&
+		    !strcmp(iomem[i].name, "System RAM"))
+			return 1;
+	return n < 0 ? n : 0;
 }
 
 static void load_platform(struct __test_metadata *_metadata)

@@ -524,7 +524,7 @@ TEST_F(vfio_edu, dma_round_trip)
 	};
 	size_t half = self->len / 2, i, j;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		size_t off = cases[i].off, len = cases[i].len;
 
 		for (j = 0; j < self->len; j++)

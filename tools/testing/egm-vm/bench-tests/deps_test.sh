@@ -72,14 +72,7 @@ expect_install() {
 	shift
 	: > "$EGM_TEST_APT_LOG"
 	PATH=$tmp/bin:$PATH "$deps" --install "$@" >/dev/null 2>"$tmp/err" || rc=$?
-	if [ "$want" = 0 ] && [ $rc != 0 ]; then
-		echo "# exit $rc: $(cat "$tmp/err")"
-		return 1
-	fi
-	if [ "$want" != 0 ] && [ $rc = 0 ]; then
-		echo "# exit 0, want a failure"
-		return 1
-	fi
+	expect_rc "$want" $rc "$tmp/err"
 }
 
 installs_only_missing() {

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # TAP for the bench's own tests, sourced: check NAME CMD... runs one case
 # whose verdict is CMD's status; tap_done prints the plan and fails if a
-# case did.
+# case did; expect_rc checks a command's exit status.
 n=0
 failed=0
 
@@ -20,4 +20,17 @@ check() {
 tap_done() {
 	echo "1..$n"
 	[ $failed = 0 ]
+}
+
+# expect_rc WANT RC ERRFILE: RC is 0 if WANT is 0, and nonzero otherwise;
+# if not, say so, with the command's messages in ERRFILE.
+expect_rc() {
+	if [ "$1" = 0 ] && [ "$2" != 0 ]; then
+		echo "# exit $2: $(cat "$3")"
+		return 1
+	fi
+	if [ "$1" != 0 ] && [ "$2" = 0 ]; then
+		echo "# exit 0, want a failure"
+		return 1
+	fi
 }

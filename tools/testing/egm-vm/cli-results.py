@@ -77,13 +77,23 @@ def platform_env(path):
     return env
 
 
+def page_size(env):
+    """The guest kernel's page size (EGM_PAGE in platform.env)."""
+    return 64 << 10 if env.get("EGM_PAGE", "4K") == "64K" else 4 << 10
+
+
+def pmd_size(page):
+    """What a PMD maps: a page of 8-byte entries, each mapping a page."""
+    return page * (page // 8)
+
+
 def platform_regions(env):
     """[(pxm, base, size, retired pages inside)] from platform.env.
 
     Firmware records retired 4 KiB pages; the driver counts the kernel
     pages that hold them, so two records in one 64K page are one page.
     """
-    page = 64 << 10 if env.get("EGM_PAGE", "4K") == "64K" else 4 << 10
+    page = page_size(env)
     out = []
     for i in range(int(env.get("EGM_PLAT_NREGIONS", "0"))):
         p = "EGM_PLAT_REGION%d_" % i
@@ -263,7 +273,7 @@ def main():
     comm = (read(os.path.join(d, "holder.comm"), True) or b"").decode("utf-8", "replace")
 
     # The holder's window has no --align: it is one PMD (guest/cli.sh).
-    pmd = 512 * MiB if env.get("EGM_PAGE", "4K") == "64K" else 2 * MiB
+    pmd = pmd_size(page_size(env))
     cli.json("list", "list", check_list(regions))
     cli.json("info", "info", check_window(pmd, bad=0, path=hpath))
     cli.json("info-fd", "info", check_window(2 * MiB, bad=0, fd=True))
@@ -342,7 +352,7 @@ def main():
     else:
         r = [x for x in lst["regions"] if x["pxm"] == info["pxm"]]
         ps = r[0]["page_size"] if r else 0
-        pmd = ps * (ps // 8)
+        pmd = pmd_size(ps)
         want = pmd if r and pmd in r[0]["align"] else ps
         p += expect(info["alignment"] == want, "alignment %d without --align, expected %d (%s)"
                     % (info["alignment"], want, "the PMD size" if want == pmd else "the page size"))

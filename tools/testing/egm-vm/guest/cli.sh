@@ -60,12 +60,16 @@ pxm0=$EGM_PLAT_REGION0_PXM
 pxm1=$EGM_PLAT_REGION1_PXM
 # A window without --align takes the region's PMD size, 512M with 64K
 # pages: the one such window is that large, the others say --align 64K.
+# Region 1 is 1.5G with one retired page just above 1G: its largest extent
+# without bad pages is 1G and 4K ("1.00G"), or 1G with 64K pages.
 if [ "${EGM_PAGE:-4K}" = 64K ]; then
 	pmd=512M
 	al="--align 64K"
+	good=1G
 else
 	pmd=2M
 	al=
+	good='1\.00G'
 fi
 # "4K,2M,1G" -> "4K, 2M and 1G", as the alignment error lists them.
 aligns=$($egm list | awk -v p="$pxm0" '$2 == p { print $6 }' |
@@ -93,10 +97,6 @@ fails unknown-pxm 1 'no EGM region has PXM 99' "with a region: ($pxm0 and $pxm1|
 	$egm alloc --pxm 99 --size 2M
 fails unsupported-align 1 "PXM $pxm0 does not support a 4M alignment" "it supports $aligns" -- \
 	$egm alloc --pxm $pxm0 --size 8M --align 4M
-# Region 1 is 1.5G with one retired page just above 1G: its largest extent
-# without bad pages is 1G and 4K ("1.00G"), or 1G with 64K pages.
-good='1\.00G'
-[ "${EGM_PAGE:-4K}" = 4K ] || good=1G
 fails too-large 1 "cannot allocate 2G on PXM $pxm1: the window does not fit" \
 	'has 1.5G free: its largest free extent is 1.5G' "without bad pages $good" \
 	'ask for at most 1.5G' -- $egm alloc --pxm $pxm1 --size 2G
